@@ -1,0 +1,153 @@
+/*
+ * mod_shop: an e-commerce JSON API as an httpd module.
+ *
+ * This file holds the module record, the hooks and the request dispatch:
+ * route → path ids → who may act → body → handler.  Each handler then
+ * reads like its sequence diagram: validate → one unit of work → respond.
+ */
+#include <ap_config.h>
+
+#include "mod_shop.h"
+
+static int method_bit(const request_rec *r)
+{
+    switch (r->method_number) {
+    case M_GET:   return SHOP_METHOD_GET;       /* HEAD too */
+    case M_POST:  return SHOP_METHOD_POST;
+    case M_PATCH: return SHOP_METHOD_PATCH;
+    default:      return SHOP_METHOD_OTHER;
+    }
+}
+
+/* r->uri below the mount ("/api/products/1" → "/products/1"), or NULL. */
+static const char *relative_path(const request_rec *r, const char *mount)
+{
+    apr_size_t n = mount ? strlen(mount) : 0;
+
+    while (n > 0 && mount[n - 1] == '/') {
+        n--;
+    }
+    if (n > 0 && strncmp(r->uri, mount, n) != 0) {
+        return NULL;
+    }
+    return r->uri[n] == '/' ? r->uri + n : NULL;
+}
+
+static int route_not_found(request_rec *r)
+{
+    return shop_send_problem(r, SHOP_E_NOT_FOUND,
+        apr_psprintf(r->pool, "no route for %s %s", r->method,
+                     ap_escape_html(r->pool, r->uri)));
+}
+
+/* Path ids, remote-user, Idempotency-Key and body: everything but the work. */
+static int prepare_request(shop_req *q, const shop_route_entry *e)
+{
+    request_rec *r = q->r;
+    const char *key = apr_table_get(r->headers_in, "Idempotency-Key");
+    const char *detail = NULL;
+    shop_err err;
+
+    if (e->user_scoped && !shop_parse_id(q->params[0], &q->user_id)) {
+        return shop_send_problem(r, SHOP_E_USER_NOT_FOUND,
+                                 "user ids are positive integers");
+    }
+    if (e->user_scoped && q->dc->user_auth == SHOP_AUTH_REMOTE_USER && !r->user) {
+        return shop_send_problem(r, SHOP_E_UNAUTHENTICATED,
+                                 "this route needs an authenticated user");
+    }
+    if (key && r->method_number == M_POST) {
+        if (!shop_idem_key_valid(key)) {
+            return shop_send_problem(r, SHOP_E_INVALID_REQUEST,
+                "Idempotency-Key must be 1..255 printable ASCII characters");
+        }
+        q->idem_key = key;
+    }
+    if (e->body != SHOP_BODY_NONE) {
+        err = shop_read_json_body(q, e->body == SHOP_BODY_REQUIRED, &detail);
+        if (err != SHOP_OK) {
+            return shop_send_problem(r, err, detail);
+        }
+    }
+    return DECLINED;    /* ready for the handler */
+}
+
+static int shop_handler(request_rec *r)
+{
+    shop_req *q;
+    shop_route_match m;
+    const shop_route_entry *e;
+    const char *path;
+    int rv, i;
+
+    if (r->handler == NULL || strcmp(r->handler, SHOP_HANDLER) != 0) {
+        return DECLINED;
+    }
+    q = apr_pcalloc(r->pool, sizeof(*q));
+    q->r = r;
+    q->sc = ap_get_module_config(r->server->module_config, &shop_module);
+    q->dc = ap_get_module_config(r->per_dir_config, &shop_module);
+    apr_table_setn(r->err_headers_out, "X-Request-Id", shop_request_id(r));
+
+    path = relative_path(r, q->dc->mount);
+    if (path == NULL) {
+        return route_not_found(r);
+    }
+    switch (shop_route_find(r->pool, shop_routes, shop_routes_count,
+                            sizeof(shop_route_entry), method_bit(r), path, &m)) {
+    case SHOP_ROUTE_NO_PATH:
+        return route_not_found(r);
+    case SHOP_ROUTE_NO_METHOD:
+        apr_table_setn(r->err_headers_out, "Allow",
+                       shop_route_allow_header(r->pool, m.allowed));
+        return shop_send_problem(r, SHOP_E_METHOD_NOT_ALLOWED,
+            apr_psprintf(r->pool, "%s is not allowed here", r->method));
+    case SHOP_ROUTE_MATCHED:
+        break;
+    }
+    e = &shop_routes[m.index];
+    for (i = 0; i < m.nparams; i++) {
+        q->params[i] = m.params[i];
+    }
+    q->route_key = apr_pstrcat(r->pool, r->method, " ", path, NULL);
+    if ((rv = prepare_request(q, e)) != DECLINED) {
+        return rv;
+    }
+    return e->handler(q);
+}
+
+static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s)
+{
+    server_rec *vs;
+
+    (void)pconf; (void)plog; (void)ptemp;
+    if (!shop_db_init()) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "mod_shop: mod_dbd is not loaded (LoadModule dbd_module)");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (vs = s; vs; vs = vs->next) {
+        shop_srv_cfg_defaults(ap_get_module_config(vs->module_config,
+                                                   &shop_module));
+    }
+    return OK;
+}
+
+static void shop_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(shop_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(shop_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+module AP_MODULE_DECLARE_DATA shop_module = {
+    STANDARD20_MODULE_STUFF,
+    shop_create_dir_cfg,
+    shop_merge_dir_cfg,
+    shop_create_srv_cfg,
+    shop_merge_srv_cfg,
+    shop_cmds,
+    shop_register_hooks,
+    AP_MODULE_FLAG_NONE
+};

@@ -1,0 +1,178 @@
+/*
+ * mod_shop private header: configuration, the per-request context and the
+ * interfaces between the glue files (mod_shop_*.c).
+ */
+#ifndef MOD_SHOP_H
+#define MOD_SHOP_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <apr_strings.h>
+#include <apr_dbd.h>        /* before mod_dbd.h, which needs its types */
+#include <mod_dbd.h>
+#include <libpq-fe.h>
+#include <jansson.h>
+
+#include "shop_error.h"
+#include "shop_json.h"
+#include "shop_route.h"
+#include "shop_validate.h"
+
+APLOG_USE_MODULE(shop);
+extern module AP_MODULE_DECLARE_DATA shop_module;
+
+#define SHOP_HANDLER "shop"
+
+/* ---- configuration (mod_shop_config.c) -------------------------------- */
+
+#define SHOP_UNSET -1
+
+typedef enum { SHOP_AUTH_UNSET = -1, SHOP_AUTH_NONE = 0, SHOP_AUTH_REMOTE_USER } shop_auth_mode;
+
+typedef struct {
+    apr_off_t max_body;
+    apr_int64_t charge_max;
+    apr_int64_t balance_max;
+    int db_retries;
+    apr_interval_time_t idem_ttl;
+    apr_interval_time_t order_hold;
+    int popular_top_n;
+    apr_interval_time_t popular_window;
+    apr_interval_time_t popular_refresh;
+    const char *platform_url;
+    apr_interval_time_t platform_timeout;
+    apr_interval_time_t platform_retry_max;
+} shop_srv_cfg;
+
+typedef struct {
+    const char *mount;          /* path the routes are relative to */
+    int mount_set;              /* set by ShopMount, wins over inheritance */
+    shop_auth_mode user_auth;
+} shop_dir_cfg;
+
+extern const command_rec shop_cmds[];
+void *shop_create_srv_cfg(apr_pool_t *p, server_rec *s);
+void *shop_merge_srv_cfg(apr_pool_t *p, void *base, void *add);
+void shop_srv_cfg_defaults(shop_srv_cfg *c);
+void *shop_create_dir_cfg(apr_pool_t *p, char *dir);
+void *shop_merge_dir_cfg(apr_pool_t *p, void *base, void *add);
+
+/* ---- database (mod_shop_db.c, statements in mod_shop_sql.c) ------------ */
+
+typedef enum {
+    SHOP_DB_OK = 0,
+    SHOP_DB_RETRY,      /* serialization failure, deadlock, lost connection */
+    SHOP_DB_DOWN,       /* PostgreSQL unreachable: 503 */
+    SHOP_DB_FAIL        /* any other error: see shop_db.sqlstate */
+} shop_dbrc;
+
+#include "mod_shop_sql.h"
+
+typedef struct shop_conn_state shop_conn_state;
+
+typedef struct {
+    request_rec *r;
+    ap_dbd_t *dbd;
+    PGconn *conn;
+    shop_conn_state *state;
+    int in_tx;
+    char sqlstate[6];       /* of the last failure, "" if none */
+} shop_db;
+
+int shop_db_init(void);     /* post_config: finds mod_dbd */
+shop_dbrc shop_db_open(request_rec *r, shop_db **out);
+void shop_db_close(shop_db *db);
+shop_dbrc shop_db_begin(shop_db *db);
+shop_dbrc shop_db_commit(shop_db *db);
+void shop_db_rollback(shop_db *db);
+/* Runs a prepared statement; *res is released with the request pool. */
+shop_dbrc shop_db_exec(shop_db *db, shop_sql id, const char *const *params,
+                       PGresult **res);
+
+/* ---- request context and responses (mod_shop_http.c) ------------------ */
+
+typedef struct shop_req shop_req;
+
+typedef struct {
+    int status;         /* HTTP status */
+    json_t *doc;        /* response body (owned by the request pool) */
+    shop_err err;       /* SHOP_OK for a success response */
+    int commit;         /* an error that still commits (e.g. a FAILED order) */
+    const char *text;   /* a stored body to send as is (idempotent replay) */
+} shop_resp;
+
+struct shop_req {
+    request_rec *r;
+    const shop_srv_cfg *sc;
+    const shop_dir_cfg *dc;
+    const char *route_key;      /* "POST /users/1/points/charge" */
+    const char *params[SHOP_ROUTE_MAX_PARAMS];
+    apr_int64_t user_id;        /* path {userId} when the route has one */
+    json_t *body;               /* parsed JSON object, or NULL */
+    const char *raw_body;
+    apr_size_t raw_len;
+    const char *idem_key;       /* Idempotency-Key, validated */
+    shop_db *db;
+};
+
+shop_err shop_read_json_body(shop_req *q, int required, const char **detail);
+int shop_send_json(request_rec *r, int status, const char *text);
+int shop_send_problem(request_rec *r, shop_err e, const char *detail);
+int shop_send_resp(shop_req *q, const shop_resp *resp);
+void shop_resp_ok(shop_resp *out, int status, json_t *doc);
+void shop_resp_err(shop_resp *out, request_rec *r, shop_err e, const char *detail);
+const char *shop_request_id(request_rec *r);
+
+/* ---- transactions with Idempotency-Key (mod_shop_tx.c) ---------------- */
+
+/*
+ * One unit of work.  Returns the database outcome; the API outcome (a
+ * success body or a domain error) goes into *out.
+ */
+typedef shop_dbrc (*shop_work_fn)(shop_req *q, void *ctx, shop_resp *out);
+
+/* Flags for shop_run */
+#define SHOP_RUN_READ 0     /* autocommit statements */
+#define SHOP_RUN_TX   1     /* one transaction around the work */
+
+int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx);
+
+/* ---- handlers ----------------------------------------------------------- */
+
+typedef int (*shop_handler_fn)(shop_req *q);
+
+#define SHOP_BODY_NONE     0
+#define SHOP_BODY_OPTIONAL 1
+#define SHOP_BODY_REQUIRED 2
+
+typedef struct {
+    shop_route route;           /* must stay first: see shop_route_find */
+    shop_handler_fn handler;
+    int user_scoped;            /* params[0] is a {userId} */
+    int body;                   /* SHOP_BODY_* */
+} shop_route_entry;
+
+extern const shop_route_entry shop_routes[];
+extern const apr_size_t shop_routes_count;
+
+int shop_points_get(shop_req *q);
+int shop_points_charge(shop_req *q);
+int shop_points_history(shop_req *q);
+int shop_products_list(shop_req *q);
+int shop_products_get(shop_req *q);
+int shop_admin_user_create(shop_req *q);
+int shop_admin_product_create(shop_req *q);
+int shop_admin_product_update(shop_req *q);
+
+/* helpers shared by handlers (mod_shop_http.c) */
+const char *shop_i64(apr_pool_t *p, apr_int64_t v);
+json_t *shop_json_i64(const char *decimal);
+/* next_cursor of a page read with limit + 1 rows (ids in column 0). */
+json_t *shop_next_cursor(apr_pool_t *p, PGresult *res, int rows, int limit);
+shop_err shop_list_params(shop_req *q, int descending, int *limit,
+                          apr_int64_t *after, const char **detail);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * Admin routes: users and products.  Access control is httpd's own
+ * (Require on the admin <Location>); nothing here second-guesses it.
+ */
+#include "mod_shop.h"
+
+#define SQLSTATE_UNIQUE "23505"
+
+/* POST /admin/users {"login"} */
+static shop_dbrc user_create_work(shop_req *q, void *ctx, shop_resp *out)
+{
+    const char *params[1] = { ctx };
+    PGresult *res;
+    shop_dbrc rc = shop_db_exec(q->db, SQL_ADMIN_USER_INSERT, params, &res);
+
+    if (rc == SHOP_DB_FAIL && strcmp(q->db->sqlstate, SQLSTATE_UNIQUE) == 0) {
+        shop_resp_err(out, q->r, SHOP_E_LOGIN_TAKEN,
+                      apr_psprintf(q->r->pool, "login '%s' exists", params[0]));
+        return SHOP_DB_OK;
+    }
+    if (rc != SHOP_DB_OK) {
+        return rc;
+    }
+    shop_resp_ok(out, 201, shop_json_own(q->r->pool,
+        json_pack("{s:o, s:s, s:o, s:s}",
+                  "id", shop_json_i64(PQgetvalue(res, 0, 0)),
+                  "login", PQgetvalue(res, 0, 1),
+                  "balance", shop_json_i64(PQgetvalue(res, 0, 2)),
+                  "created_at", PQgetvalue(res, 0, 3))));
+    return SHOP_DB_OK;
+}
+
+int shop_admin_user_create(shop_req *q)
+{
+    const char *login = NULL, *detail = NULL;
+    shop_err e = shop_json_string(q->r->pool, q->body, "login", 1,
+                                  SHOP_LOGIN_MAX, &login, &detail);
+
+    if (e == SHOP_OK && !shop_login_valid(login)) {
+        e = SHOP_E_INVALID_REQUEST;
+        detail = "login must be 1..64 of A-Z a-z 0-9 . _ @ -";
+    }
+    if (e != SHOP_OK) {
+        return shop_send_problem(q->r, e, detail);
+    }
+    return shop_run(q, SHOP_RUN_READ, user_create_work, (void *)login);
+}
+
+/* Product fields as statement parameters; NULL where absent. */
+typedef struct {
+    const char *params[4];      /* id or name, price, stock, on_sale */
+} product_ctx;
+
+static json_t *product_admin_doc(PGresult *res)
+{
+    return json_pack("{s:o, s:s, s:o, s:o, s:b}",
+                     "id", shop_json_i64(PQgetvalue(res, 0, 0)),
+                     "name", PQgetvalue(res, 0, 1),
+                     "price", shop_json_i64(PQgetvalue(res, 0, 2)),
+                     "stock", shop_json_i64(PQgetvalue(res, 0, 3)),
+                     "on_sale", strcmp(PQgetvalue(res, 0, 4), "t") == 0);
+}
+
+/* Reads price, stock and on_sale (each optional) into c->params[1..3]. */
+static shop_err product_fields(shop_req *q, product_ctx *c, int required,
+                               int *count, const char **detail)
+{
+    static const char *const ints[2] = { "price", "stock" };
+    apr_pool_t *p = q->r->pool;
+    apr_int64_t v;
+    int present, flag, i;
+    shop_err e;
+
+    *count = 0;
+    for (i = 0; i < 2; i++) {
+        e = shop_json_int(p, q->body, ints[i], required, &present, &v, detail);
+        if (e != SHOP_OK) {
+            return e;
+        }
+        if (present && v < 0) {
+            *detail = apr_psprintf(p, "%s must not be negative", ints[i]);
+            return SHOP_E_INVALID_REQUEST;
+        }
+        c->params[1 + i] = present ? shop_i64(p, v) : NULL;
+        *count += present;
+    }
+    e = shop_json_bool(p, q->body, "on_sale", 0, &present, &flag, detail);
+    c->params[3] = present ? (flag ? "true" : "false") : NULL;
+    *count += present;
+    return e;
+}
+
+static shop_dbrc product_write_work(shop_req *q, void *ctx, shop_resp *out)
+{
+    product_ctx *c = ctx;
+    int create = q->params[0] == NULL;
+    PGresult *res;
+    shop_dbrc rc = shop_db_exec(q->db, create ? SQL_ADMIN_PRODUCT_INSERT
+                                              : SQL_ADMIN_PRODUCT_UPDATE,
+                                c->params, &res);
+
+    if (rc != SHOP_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(res) == 0) {
+        shop_resp_err(out, q->r, SHOP_E_PRODUCT_NOT_FOUND, NULL);
+        return SHOP_DB_OK;
+    }
+    shop_resp_ok(out, create ? 201 : 200,
+                 shop_json_own(q->r->pool, product_admin_doc(res)));
+    return SHOP_DB_OK;
+}
+
+/* POST /admin/products {"name","price","stock","on_sale"?} */
+int shop_admin_product_create(shop_req *q)
+{
+    product_ctx c;
+    const char *detail = NULL;
+    int count;
+    shop_err e = shop_json_string(q->r->pool, q->body, "name", 1,
+                                  SHOP_NAME_MAX, &c.params[0], &detail);
+
+    if (e == SHOP_OK) {
+        e = product_fields(q, &c, 1, &count, &detail);
+    }
+    if (e != SHOP_OK) {
+        return shop_send_problem(q->r, e, detail);
+    }
+    if (c.params[3] == NULL) {
+        c.params[3] = "true";
+    }
+    return shop_run(q, SHOP_RUN_READ, product_write_work, &c);
+}
+
+/* PATCH /admin/products/{id} {"price"?,"stock"?,"on_sale"?} */
+int shop_admin_product_update(shop_req *q)
+{
+    product_ctx c;
+    const char *detail = NULL;
+    apr_int64_t id;
+    int count = 0;
+    shop_err e;
+
+    if (!shop_parse_id(q->params[0], &id)) {
+        return shop_send_problem(q->r, SHOP_E_PRODUCT_NOT_FOUND, NULL);
+    }
+    c.params[0] = shop_i64(q->r->pool, id);
+    e = product_fields(q, &c, 0, &count, &detail);
+    if (e == SHOP_OK && count == 0) {
+        e = SHOP_E_INVALID_REQUEST;
+        detail = "give at least one of price, stock, on_sale";
+    }
+    if (e != SHOP_OK) {
+        return shop_send_problem(q->r, e, detail);
+    }
+    return shop_run(q, SHOP_RUN_READ, product_write_work, &c);
+}

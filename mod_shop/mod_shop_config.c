@@ -1,0 +1,232 @@
+/*
+ * Directives.  Every value is checked when the configuration is read, so
+ * `apachectl -t` names a bad value instead of a request failing later.
+ * Server-wide settings live in shop_srv_cfg; the mount and the user
+ * authentication mode are per <Location>.
+ */
+#include "mod_shop.h"
+#include "shop_duration.h"
+
+#define SEC APR_USEC_PER_SEC
+#define DAY (86400 * APR_USEC_PER_SEC)
+
+/* Which field a shared setter writes, with its bounds. */
+typedef enum { KIND_INT, KIND_INT64, KIND_DURATION, KIND_SIZE } value_kind;
+
+typedef struct {
+    value_kind kind;
+    apr_size_t offset;
+    apr_int64_t min;
+    apr_int64_t max;
+} value_spec;
+
+#define SRV(field) APR_OFFSETOF(shop_srv_cfg, field)
+
+static const value_spec spec_max_body     = {KIND_SIZE, SRV(max_body), 1024, 16 * 1024 * 1024};
+static const value_spec spec_charge_max   = {KIND_INT64, SRV(charge_max), 1, 9007199254740991LL};
+static const value_spec spec_balance_max  = {KIND_INT64, SRV(balance_max), 1, 9007199254740991LL};
+static const value_spec spec_db_retries   = {KIND_INT, SRV(db_retries), 0, 20};
+static const value_spec spec_idem_ttl     = {KIND_DURATION, SRV(idem_ttl), SEC, 30 * DAY};
+static const value_spec spec_order_hold   = {KIND_DURATION, SRV(order_hold), SEC, 30 * DAY};
+static const value_spec spec_top_n        = {KIND_INT, SRV(popular_top_n), 1, 100};
+static const value_spec spec_window       = {KIND_DURATION, SRV(popular_window), SEC, 365 * DAY};
+static const value_spec spec_refresh      = {KIND_DURATION, SRV(popular_refresh), 100000, DAY};
+static const value_spec spec_pf_timeout   = {KIND_DURATION, SRV(platform_timeout), 1000, 600 * SEC};
+static const value_spec spec_pf_retry_max = {KIND_DURATION, SRV(platform_retry_max), SEC, DAY};
+
+void *shop_create_srv_cfg(apr_pool_t *p, server_rec *s)
+{
+    shop_srv_cfg *c = apr_pcalloc(p, sizeof(*c));
+
+    (void)s;
+    c->max_body = SHOP_UNSET;
+    c->charge_max = SHOP_UNSET;
+    c->balance_max = SHOP_UNSET;
+    c->db_retries = SHOP_UNSET;
+    c->idem_ttl = SHOP_UNSET;
+    c->order_hold = SHOP_UNSET;
+    c->popular_top_n = SHOP_UNSET;
+    c->popular_window = SHOP_UNSET;
+    c->popular_refresh = SHOP_UNSET;
+    c->platform_timeout = SHOP_UNSET;
+    c->platform_retry_max = SHOP_UNSET;
+    return c;
+}
+
+#define MERGE(f) c->f = add->f != SHOP_UNSET ? add->f : base->f
+
+void *shop_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
+{
+    shop_srv_cfg *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
+
+    MERGE(max_body);
+    MERGE(charge_max);
+    MERGE(balance_max);
+    MERGE(db_retries);
+    MERGE(idem_ttl);
+    MERGE(order_hold);
+    MERGE(popular_top_n);
+    MERGE(popular_window);
+    MERGE(popular_refresh);
+    MERGE(platform_timeout);
+    MERGE(platform_retry_max);
+    c->platform_url = add->platform_url ? add->platform_url : base->platform_url;
+    return c;
+}
+
+#define DEFAULT(f, v) if (c->f == SHOP_UNSET) c->f = (v)
+
+/* Called once per server after the configuration is read. */
+void shop_srv_cfg_defaults(shop_srv_cfg *c)
+{
+    DEFAULT(max_body, 64 * 1024);
+    DEFAULT(charge_max, 1000000);
+    DEFAULT(balance_max, 10000000);
+    DEFAULT(db_retries, 3);
+    DEFAULT(idem_ttl, DAY);
+    DEFAULT(order_hold, 600 * SEC);
+    DEFAULT(popular_top_n, 5);
+    DEFAULT(popular_window, 3 * DAY);
+    DEFAULT(popular_refresh, 60 * SEC);
+    DEFAULT(platform_timeout, 5 * SEC);
+    DEFAULT(platform_retry_max, 300 * SEC);
+}
+
+void *shop_create_dir_cfg(apr_pool_t *p, char *dir)
+{
+    shop_dir_cfg *c = apr_pcalloc(p, sizeof(*c));
+
+    c->mount = dir;
+    c->user_auth = SHOP_AUTH_UNSET;
+    return c;
+}
+
+/*
+ * The mount is the outermost <Location> (so /api/admin still routes from
+ * /api) unless ShopMount names it.
+ */
+void *shop_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
+{
+    shop_dir_cfg *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
+
+    if (add->mount_set || (!base->mount_set && base->mount == NULL)) {
+        c->mount = add->mount;
+        c->mount_set = add->mount_set;
+    }
+    else {
+        c->mount = base->mount;
+        c->mount_set = base->mount_set;
+    }
+    c->user_auth = add->user_auth != SHOP_AUTH_UNSET ? add->user_auth
+                                                     : base->user_auth;
+    return c;
+}
+
+static const char *set_value(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const value_spec *spec = cmd->info;
+    shop_srv_cfg *c = ap_get_module_config(cmd->server->module_config,
+                                           &shop_module);
+    char *field = (char *)c + spec->offset;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    apr_int64_t v = 0;
+    apr_interval_time_t d = 0;
+    apr_off_t size = 0;
+
+    (void)dummy;
+    if (err) {
+        return err;
+    }
+    switch (spec->kind) {
+    case KIND_INT:
+        err = shop_parse_int64(arg, spec->min, spec->max, &v);
+        *(int *)field = (int)v;
+        break;
+    case KIND_INT64:
+        err = shop_parse_int64(arg, spec->min, spec->max, &v);
+        *(apr_int64_t *)field = v;
+        break;
+    case KIND_DURATION:
+        err = shop_parse_duration(arg, spec->min, spec->max, &d);
+        *(apr_interval_time_t *)field = d;
+        break;
+    case KIND_SIZE:
+        err = shop_parse_size(arg, spec->min, spec->max, &size);
+        *(apr_off_t *)field = size;
+        break;
+    }
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s '%s' %s (allowed: %" APR_INT64_T_FMT
+                            " to %" APR_INT64_T_FMT "%s)", cmd->cmd->name, arg,
+                            err, spec->min, spec->max,
+                            spec->kind == KIND_DURATION ? " microseconds" : "");
+    }
+    return NULL;
+}
+
+static const char *set_platform_url(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    shop_srv_cfg *c = ap_get_module_config(cmd->server->module_config,
+                                           &shop_module);
+
+    (void)dummy;
+    if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0) {
+        return "ShopPlatformURL must be an http:// or https:// URL";
+    }
+    c->platform_url = arg;
+    return NULL;
+}
+
+static const char *set_user_auth(cmd_parms *cmd, void *dirv, const char *arg)
+{
+    shop_dir_cfg *d = dirv;
+
+    (void)cmd;
+    if (strcasecmp(arg, "none") == 0) {
+        d->user_auth = SHOP_AUTH_NONE;
+    }
+    else if (strcasecmp(arg, "remote-user") == 0) {
+        d->user_auth = SHOP_AUTH_REMOTE_USER;
+    }
+    else {
+        return "ShopUserAuth must be 'none' or 'remote-user'";
+    }
+    return NULL;
+}
+
+static const char *set_mount(cmd_parms *cmd, void *dirv, const char *arg)
+{
+    shop_dir_cfg *d = dirv;
+
+    (void)cmd;
+    if (arg[0] != '/') {
+        return "ShopMount must be a URL path starting with '/'";
+    }
+    d->mount = arg;
+    d->mount_set = 1;
+    return NULL;
+}
+
+#define VALUE(name, spec, help) \
+    AP_INIT_TAKE1(name, set_value, (void *)&spec, RSRC_CONF, help)
+
+const command_rec shop_cmds[] = {
+    VALUE("ShopMaxBody", spec_max_body, "largest request body in bytes (k/M suffix), default 64k"),
+    VALUE("ShopChargeMax", spec_charge_max, "largest single charge, default 1000000"),
+    VALUE("ShopBalanceMax", spec_balance_max, "largest balance, default 10000000"),
+    VALUE("ShopDBRetries", spec_db_retries, "retries of a transaction after a serialization failure or deadlock, default 3"),
+    VALUE("ShopIdempotencyTTL", spec_idem_ttl, "how long an Idempotency-Key is remembered, default 24h"),
+    VALUE("ShopOrderHold", spec_order_hold, "how long an unpaid order holds its stock, default 10m"),
+    VALUE("ShopPopularTopN", spec_top_n, "size of the popular ranking, default 5"),
+    VALUE("ShopPopularWindow", spec_window, "sales window of the popular ranking, default 3d"),
+    VALUE("ShopPopularRefresh", spec_refresh, "refresh interval of the popular ranking, default 60s"),
+    VALUE("ShopPlatformTimeout", spec_pf_timeout, "timeout of one delivery to the data platform, default 5s"),
+    VALUE("ShopPlatformRetryMax", spec_pf_retry_max, "longest backoff between deliveries, default 5m"),
+    AP_INIT_TAKE1("ShopPlatformURL", set_platform_url, NULL, RSRC_CONF,
+                  "URL that receives order events; unset keeps them in the outbox"),
+    AP_INIT_TAKE1("ShopUserAuth", set_user_auth, NULL, RSRC_CONF | ACCESS_CONF,
+                  "none (default) or remote-user: r->user must be the login of {userId}"),
+    AP_INIT_TAKE1("ShopMount", set_mount, NULL, ACCESS_CONF,
+                  "URL path the API routes are relative to; default the enclosing <Location>"),
+    {NULL}
+};

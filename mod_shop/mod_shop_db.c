@@ -1,0 +1,235 @@
+/*
+ * The database layer: libpq on mod_dbd's pooled connections.
+ *
+ * mod_dbd keeps the pool and its configuration (DBDriver, DBDParams,
+ * DBDMax...).  The statements themselves go through libpq on the pooled
+ * PGconn because apr_dbd's pgsql driver exposes no SQLSTATE, crashes the
+ * child when BEGIN fails on a dead connection, and forgets its prepared
+ * statements after a reconnect (see the module guide).
+ *
+ * Prepared statements are created lazily per connection and remembered in
+ * the connection's own pool.  A reconnect is noticed by a change of the
+ * backend PID, which empties that memory.
+ */
+#include <string.h>
+
+#include "mod_shop.h"
+
+#define CONN_STATE_KEY "mod_shop.conn_state"
+
+struct shop_conn_state {
+    int backend_pid;
+    unsigned char prepared[SQL__COUNT];
+};
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
+
+int shop_db_init(void)
+{
+    dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    return dbd_open_fn && dbd_close_fn;
+}
+
+static apr_status_t db_release(void *data)
+{
+    shop_db *db = data;
+
+    if (db->in_tx) {
+        PQclear(PQexec(db->conn, "ROLLBACK"));
+        db->in_tx = 0;
+    }
+    dbd_close_fn(db->r->server, db->dbd);
+    return APR_SUCCESS;
+}
+
+static apr_status_t result_release(void *data)
+{
+    PQclear((PGresult *)data);
+    return APR_SUCCESS;
+}
+
+/* The connection's memory of prepared statements, reset on reconnect. */
+static shop_conn_state *conn_state(shop_db *db)
+{
+    void *data = NULL;
+    shop_conn_state *st;
+    int pid = PQbackendPID(db->conn);
+
+    apr_pool_userdata_get(&data, CONN_STATE_KEY, db->dbd->pool);
+    st = data;
+    if (st == NULL) {
+        st = apr_pcalloc(db->dbd->pool, sizeof(*st));
+        apr_pool_userdata_setn(st, CONN_STATE_KEY, NULL, db->dbd->pool);
+    }
+    if (st->backend_pid != pid) {
+        memset(st->prepared, 0, sizeof(st->prepared));
+        st->backend_pid = pid;
+    }
+    return st;
+}
+
+shop_dbrc shop_db_open(request_rec *r, shop_db **out)
+{
+    ap_dbd_t *dbd = dbd_open_fn(r->pool, r->server);
+    shop_db *db;
+
+    *out = NULL;
+    if (dbd == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "mod_shop: no database connection available");
+        return SHOP_DB_DOWN;
+    }
+    db = apr_pcalloc(r->pool, sizeof(*db));
+    db->r = r;
+    db->dbd = dbd;
+    db->conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
+    apr_pool_cleanup_register(r->pool, db, db_release, apr_pool_cleanup_null);
+    *out = db;
+    return SHOP_DB_OK;
+}
+
+void shop_db_close(shop_db *db)
+{
+    if (db) {
+        apr_pool_cleanup_run(db->r->pool, db, db_release);
+    }
+}
+
+static int sqlstate_is(const shop_db *db, const char *code)
+{
+    return strcmp(db->sqlstate, code) == 0;
+}
+
+/*
+ * A lost connection is reset at once so the next attempt (or the next
+ * request on this pooled connection) finds a live session.
+ */
+static shop_dbrc connection_lost(shop_db *db)
+{
+    db->in_tx = 0;
+    PQreset(db->conn);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        return SHOP_DB_DOWN;
+    }
+    conn_state(db);
+    return SHOP_DB_RETRY;
+}
+
+/* Maps a finished libpq result to an outcome, keeping good results. */
+static shop_dbrc classify(shop_db *db, PGresult *res, PGresult **keep)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    const char *state;
+
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        db->sqlstate[0] = '\0';
+        if (keep) {
+            apr_pool_cleanup_register(db->r->pool, res, result_release,
+                                      apr_pool_cleanup_null);
+            *keep = res;
+        }
+        else {
+            PQclear(res);
+        }
+        return SHOP_DB_OK;
+    }
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    apr_cpystrn(db->sqlstate, state ? state : "", sizeof(db->sqlstate));
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, db->r,
+                  "mod_shop: SQL failed [%s]: %s", db->sqlstate,
+                  res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
+    PQclear(res);
+
+    if (PQstatus(db->conn) == CONNECTION_BAD
+        || strncmp(db->sqlstate, "08", 2) == 0
+        || strncmp(db->sqlstate, "57P", 3) == 0) {
+        return connection_lost(db);
+    }
+    if (sqlstate_is(db, "40001") || sqlstate_is(db, "40P01")) {
+        return SHOP_DB_RETRY;
+    }
+    return SHOP_DB_FAIL;
+}
+
+static shop_dbrc prepare(shop_db *db, shop_sql id)
+{
+    const shop_sql_def *def = shop_sql_get(id);
+    shop_dbrc rc = classify(db, PQprepare(db->conn, def->name, def->text,
+                                          def->nparams, NULL), NULL);
+
+    if (rc == SHOP_DB_OK) {
+        db->state->prepared[id] = 1;
+    }
+    else if (rc == SHOP_DB_FAIL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
+                      "mod_shop: cannot prepare %s [%s]", def->name,
+                      db->sqlstate);
+    }
+    return rc;
+}
+
+shop_dbrc shop_db_exec(shop_db *db, shop_sql id, const char *const *params,
+                       PGresult **res)
+{
+    const shop_sql_def *def = shop_sql_get(id);
+    shop_dbrc rc;
+
+    db->state = conn_state(db);
+    if (!db->state->prepared[id] && (rc = prepare(db, id)) != SHOP_DB_OK) {
+        return rc;
+    }
+    rc = classify(db, PQexecPrepared(db->conn, def->name, def->nparams,
+                                     params, NULL, NULL, 0), res);
+    /* Someone ran DISCARD ALL or DEALLOCATE: prepare again next time. */
+    if (rc == SHOP_DB_FAIL && sqlstate_is(db, "26000")) {
+        db->state->prepared[id] = 0;
+        rc = db->in_tx ? SHOP_DB_RETRY : shop_db_exec(db, id, params, res);
+    }
+    if (rc == SHOP_DB_FAIL) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, db->r,
+                      "mod_shop: statement %s failed [%s]", def->name,
+                      db->sqlstate);
+    }
+    return rc;
+}
+
+shop_dbrc shop_db_begin(shop_db *db)
+{
+    shop_dbrc rc = classify(db, PQexec(db->conn, "BEGIN"), NULL);
+
+    db->in_tx = (rc == SHOP_DB_OK);
+    return rc;
+}
+
+shop_dbrc shop_db_commit(shop_db *db)
+{
+    PGresult *res = PQexec(db->conn, "COMMIT");
+    int committed = res && PQresultStatus(res) == PGRES_COMMAND_OK
+                    && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+    shop_dbrc rc;
+
+    if (committed) {
+        PQclear(res);
+        db->in_tx = 0;
+        return SHOP_DB_OK;
+    }
+    rc = classify(db, res, NULL);
+    db->in_tx = 0;
+    /* A connection lost during COMMIT leaves the outcome unknown: not safe
+     * to redo, so the client hears 503 (and may retry with its key). */
+    if (rc == SHOP_DB_RETRY && !sqlstate_is(db, "40001")
+        && !sqlstate_is(db, "40P01")) {
+        return SHOP_DB_DOWN;
+    }
+    return rc == SHOP_DB_OK ? SHOP_DB_FAIL : rc;
+}
+
+void shop_db_rollback(shop_db *db)
+{
+    if (db->in_tx) {
+        PQclear(PQexec(db->conn, "ROLLBACK"));
+        db->in_tx = 0;
+    }
+}

@@ -1,0 +1,217 @@
+/*
+ * Request and response plumbing: request ids, JSON bodies with their size
+ * and type checks, and every response mod_shop writes.
+ */
+#include <http_core.h>
+#include <apr_lib.h>
+
+#include "mod_shop.h"
+
+#define JSON_TYPE "application/json; charset=utf-8"
+#define PROBLEM_TYPE "application/problem+json; charset=utf-8"
+
+const char *shop_request_id(request_rec *r)
+{
+    const char *id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
+
+    if (id == NULL) {
+        id = r->log_id;
+    }
+    if (id == NULL) {
+        id = apr_psprintf(r->pool, "%" APR_PID_T_FMT "-%" APR_TIME_T_FMT "-%ld",
+                          getpid(), r->request_time, r->connection->id);
+    }
+    return id;
+}
+
+int shop_send_json(request_rec *r, int status, const char *text)
+{
+    r->status = status;
+    ap_set_content_type(r, status >= 400 ? PROBLEM_TYPE : JSON_TYPE);
+    ap_set_content_length(r, (apr_off_t)strlen(text));
+    if (!r->header_only) {
+        ap_rwrite(text, (int)strlen(text), r);
+    }
+    return OK;
+}
+
+int shop_send_problem(request_rec *r, shop_err e, const char *detail)
+{
+    json_t *doc = shop_problem_doc(r->pool, e, detail);
+
+    if (e == SHOP_E_SERVICE_UNAVAILABLE) {
+        apr_table_setn(r->headers_out, "Retry-After", "1");
+    }
+    return shop_send_json(r, shop_err_get(e)->status,
+                          shop_json_dump(r->pool, doc));
+}
+
+void shop_resp_ok(shop_resp *out, int status, json_t *doc)
+{
+    out->status = status;
+    out->doc = doc;
+    out->err = SHOP_OK;
+    out->commit = 1;
+}
+
+void shop_resp_err(shop_resp *out, request_rec *r, shop_err e, const char *detail)
+{
+    out->status = shop_err_get(e)->status;
+    out->doc = shop_problem_doc(r->pool, e, detail);
+    out->err = e;
+    out->commit = 0;
+}
+
+int shop_send_resp(shop_req *q, const shop_resp *resp)
+{
+    if (resp->err == SHOP_E_SERVICE_UNAVAILABLE) {
+        apr_table_setn(q->r->headers_out, "Retry-After", "1");
+    }
+    return shop_send_json(q->r, resp->status, shop_json_dump(q->r->pool, resp->doc));
+}
+
+/* "application/json", any case, optionally followed by parameters. */
+static int is_json_type(const char *ct)
+{
+    static const char json[] = "application/json";
+    apr_size_t n = sizeof(json) - 1;
+
+    if (ct == NULL || strncasecmp(ct, json, n) != 0) {
+        return 0;
+    }
+    return ct[n] == '\0' || ct[n] == ';' || apr_isspace(ct[n]);
+}
+
+/* Reads at most max bytes; *too_big when the client sent more. */
+static apr_status_t read_body(request_rec *r, apr_off_t max, char **buf,
+                              apr_size_t *len, int *too_big)
+{
+    apr_size_t cap = 1024, used = 0;
+    char *data = apr_palloc(r->pool, cap);
+    long n;
+
+    *too_big = 0;
+    for (;;) {
+        if (used == cap) {
+            char *bigger;
+            if ((apr_off_t)cap > max) {
+                *too_big = 1;
+                return APR_SUCCESS;
+            }
+            bigger = apr_palloc(r->pool, cap * 2);
+            memcpy(bigger, data, used);
+            data = bigger;
+            cap *= 2;
+        }
+        n = ap_get_client_block(r, data + used, cap - used);
+        if (n < 0) {
+            return APR_EGENERAL;
+        }
+        if (n == 0) {
+            break;
+        }
+        used += (apr_size_t)n;
+        if ((apr_off_t)used > max) {
+            *too_big = 1;
+            return APR_SUCCESS;
+        }
+    }
+    *buf = data;
+    *len = used;
+    return APR_SUCCESS;
+}
+
+/*
+ * Reads and parses the JSON body into q->body.  A body is optional when
+ * !required (an empty POST), but one that is sent must still be JSON.
+ */
+shop_err shop_read_json_body(shop_req *q, int required, const char **detail)
+{
+    request_rec *r = q->r;
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
+    int has_body = te != NULL || (cl != NULL && strcmp(cl, "0") != 0);
+    char *buf = NULL;
+    apr_size_t len = 0;
+    int too_big = 0;
+    shop_err e;
+
+    if (!has_body && !required) {
+        return SHOP_OK;
+    }
+    if (has_body && !is_json_type(apr_table_get(r->headers_in, "Content-Type"))) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        *detail = "send the body as Content-Type: application/json";
+        return SHOP_E_UNSUPPORTED_MEDIA_TYPE;
+    }
+    if (cl != NULL && apr_strtoi64(cl, NULL, 10) > q->sc->max_body) {
+        too_big = 1;
+    }
+    else if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK
+             || read_body(r, q->sc->max_body, &buf, &len, &too_big) != APR_SUCCESS) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        *detail = "the request body could not be read";
+        return SHOP_E_INVALID_REQUEST;
+    }
+    if (too_big) {
+        /* Not reading the rest: close rather than drain a huge body. */
+        r->connection->keepalive = AP_CONN_CLOSE;
+        *detail = apr_psprintf(r->pool, "the body limit is %" APR_OFF_T_FMT
+                               " bytes", q->sc->max_body);
+        return SHOP_E_PAYLOAD_TOO_LARGE;
+    }
+    e = shop_json_parse_object(r->pool, buf, len, &q->body, detail);
+    if (e == SHOP_OK) {
+        q->raw_body = buf;
+        q->raw_len = len;
+    }
+    return e;
+}
+
+const char *shop_i64(apr_pool_t *p, apr_int64_t v)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
+}
+
+/* A bigint column (text from libpq) as a JSON integer; NULL for "". */
+json_t *shop_json_i64(const char *decimal)
+{
+    if (decimal == NULL || *decimal == '\0') {
+        return json_null();
+    }
+    return json_integer((json_int_t)apr_strtoi64(decimal, NULL, 10));
+}
+
+/*
+ * ?limit= and ?cursor= of list routes.  *after is the id to continue
+ * after (the smallest possible for ascending lists, the largest for
+ * descending ones).
+ */
+shop_err shop_list_params(shop_req *q, int descending, int *limit,
+                          apr_int64_t *after, const char **detail)
+{
+    request_rec *r = q->r;
+    int bad = 0;
+    const char *lim = shop_query_get(r->pool, r->args, "limit", &bad);
+    const char *cur = bad ? NULL : shop_query_get(r->pool, r->args, "cursor", &bad);
+
+    if (bad || !shop_parse_limit(lim, limit)) {
+        *detail = "limit must be a whole number from 1 to 100";
+        return SHOP_E_INVALID_REQUEST;
+    }
+    *after = descending ? APR_INT64_MAX : 0;
+    if (cur && !shop_cursor_decode(r->pool, cur, after)) {
+        *detail = "cursor is not one this API returned";
+        return SHOP_E_INVALID_REQUEST;
+    }
+    return SHOP_OK;
+}
+
+json_t *shop_next_cursor(apr_pool_t *p, PGresult *res, int rows, int limit)
+{
+    if (rows <= limit) {
+        return json_null();
+    }
+    return json_string(shop_cursor_encode(p,
+               apr_strtoi64(PQgetvalue(res, limit - 1, 0), NULL, 10)));
+}

@@ -1,0 +1,156 @@
+/*
+ * Points: balance, charge, history (잔액 조회 / 잔액 충전).
+ */
+#include "mod_shop.h"
+
+static shop_dbrc user_missing(shop_req *q, shop_resp *out)
+{
+    shop_resp_err(out, q->r, SHOP_E_USER_NOT_FOUND,
+                  apr_psprintf(q->r->pool, "no user %" APR_INT64_T_FMT,
+                               q->user_id));
+    return SHOP_DB_OK;
+}
+
+static json_t *balance_doc(apr_int64_t user_id, const char *balance)
+{
+    return json_pack("{s:I, s:o}", "user_id", (json_int_t)user_id,
+                     "balance", shop_json_i64(balance));
+}
+
+/* GET /users/{userId}/points */
+static shop_dbrc balance_work(shop_req *q, void *ctx, shop_resp *out)
+{
+    const char *params[1] = { shop_i64(q->r->pool, q->user_id) };
+    PGresult *res;
+    shop_dbrc rc = shop_db_exec(q->db, SQL_USER_BALANCE, params, &res);
+
+    (void)ctx;
+    if (rc != SHOP_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(res) == 0) {
+        return user_missing(q, out);
+    }
+    shop_resp_ok(out, 200, shop_json_own(q->r->pool,
+                 balance_doc(q->user_id, PQgetvalue(res, 0, 0))));
+    return SHOP_DB_OK;
+}
+
+int shop_points_get(shop_req *q)
+{
+    return shop_run(q, SHOP_RUN_READ, balance_work, NULL);
+}
+
+/* POST /users/{userId}/points/charge */
+static shop_dbrc charge_work(shop_req *q, void *ctx, shop_resp *out)
+{
+    apr_pool_t *p = q->r->pool;
+    apr_int64_t amount = *(apr_int64_t *)ctx;
+    const char *params[3] = {
+        shop_i64(p, q->user_id), shop_i64(p, amount),
+        shop_i64(p, q->sc->balance_max)
+    };
+    PGresult *res;
+    shop_dbrc rc = shop_db_exec(q->db, SQL_POINTS_CHARGE, params, &res);
+    json_t *doc;
+
+    if (rc != SHOP_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(res) == 1) {
+        doc = balance_doc(q->user_id, PQgetvalue(res, 0, 0));
+        json_object_set_new(doc, "charged", json_integer(amount));
+        shop_resp_ok(out, 200, shop_json_own(p, doc));
+        return SHOP_DB_OK;
+    }
+    /* Nothing changed: either no such user, or the limit. */
+    if ((rc = shop_db_exec(q->db, SQL_USER_BALANCE, params, &res)) != SHOP_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(res) == 0) {
+        return user_missing(q, out);
+    }
+    shop_resp_err(out, q->r, SHOP_E_BALANCE_LIMIT_EXCEEDED,
+        apr_psprintf(p, "balance %s + %" APR_INT64_T_FMT " would pass the "
+                     "maximum balance %" APR_INT64_T_FMT,
+                     PQgetvalue(res, 0, 0), amount, q->sc->balance_max));
+    return SHOP_DB_OK;
+}
+
+int shop_points_charge(shop_req *q)
+{
+    const char *detail = NULL;
+    apr_int64_t amount = 0;
+    shop_err e = shop_json_int(q->r->pool, q->body, "amount", 1, NULL,
+                               &amount, &detail);
+
+    if (e != SHOP_OK) {
+        return shop_send_problem(q->r, e, detail);
+    }
+    if (amount < 1 || amount > q->sc->charge_max) {
+        return shop_send_problem(q->r, SHOP_E_INVALID_AMOUNT,
+            apr_psprintf(q->r->pool, "amount must be from 1 to %"
+                         APR_INT64_T_FMT, q->sc->charge_max));
+    }
+    return shop_run(q, SHOP_RUN_READ, charge_work, &amount);
+}
+
+/* GET /users/{userId}/points/history */
+typedef struct {
+    int limit;
+    apr_int64_t before;
+} history_ctx;
+
+static json_t *history_item(PGresult *res, int row)
+{
+    return json_pack("{s:o, s:s, s:o, s:o, s:o, s:s}",
+                     "id", shop_json_i64(PQgetvalue(res, row, 0)),
+                     "type", PQgetvalue(res, row, 1),
+                     "amount", shop_json_i64(PQgetvalue(res, row, 2)),
+                     "balance_after", shop_json_i64(PQgetvalue(res, row, 3)),
+                     "order_id", shop_json_i64(PQgetvalue(res, row, 4)),
+                     "created_at", PQgetvalue(res, row, 5));
+}
+
+static shop_dbrc history_work(shop_req *q, void *ctx, shop_resp *out)
+{
+    history_ctx *h = ctx;
+    apr_pool_t *p = q->r->pool;
+    const char *params[3] = {
+        shop_i64(p, q->user_id), shop_i64(p, h->before), apr_itoa(p, h->limit + 1)
+    };
+    PGresult *res;
+    shop_dbrc rc = shop_db_exec(q->db, SQL_POINTS_HISTORY, params, &res);
+    json_t *items, *doc;
+    int rows, i;
+
+    if (rc != SHOP_DB_OK) {
+        return rc;
+    }
+    if ((rows = PQntuples(res)) == 0) {
+        return user_missing(q, out);
+    }
+    if (PQgetisnull(res, 0, 0)) {
+        rows = 0;                       /* the user exists, no history */
+    }
+    items = json_array();
+    for (i = 0; i < rows && i < h->limit; i++) {
+        json_array_append_new(items, history_item(res, i));
+    }
+    doc = json_pack("{s:o, s:o}", "items", items,
+                    "next_cursor", shop_next_cursor(p, res, rows, h->limit));
+    shop_resp_ok(out, 200, shop_json_own(p, doc));
+    return SHOP_DB_OK;
+}
+
+int shop_points_history(shop_req *q)
+{
+    history_ctx h;
+    const char *detail = NULL;
+    shop_err e = shop_list_params(q, 1, &h.limit, &h.before, &detail);
+
+    if (e != SHOP_OK) {
+        return shop_send_problem(q->r, e, detail);
+    }
+    return shop_run(q, SHOP_RUN_READ, history_work, &h);
+}

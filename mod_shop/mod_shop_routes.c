@@ -1,0 +1,22 @@
+/*
+ * The route table: every path mod_shop answers, relative to its mount.
+ * Literal routes come before placeholder routes of the same shape.
+ */
+#include "mod_shop.h"
+
+#define GET   SHOP_METHOD_GET
+#define POST  SHOP_METHOD_POST
+#define PATCH SHOP_METHOD_PATCH
+
+const shop_route_entry shop_routes[] = {
+    {{GET,   "/users/{userId}/points"},          shop_points_get,     1, SHOP_BODY_NONE},
+    {{POST,  "/users/{userId}/points/charge"},   shop_points_charge,  1, SHOP_BODY_REQUIRED},
+    {{GET,   "/users/{userId}/points/history"},  shop_points_history, 1, SHOP_BODY_NONE},
+    {{GET,   "/products"},                       shop_products_list,  0, SHOP_BODY_NONE},
+    {{GET,   "/products/{productId}"},           shop_products_get,   0, SHOP_BODY_NONE},
+    {{POST,  "/admin/users"},                    shop_admin_user_create,    0, SHOP_BODY_REQUIRED},
+    {{POST,  "/admin/products"},                 shop_admin_product_create, 0, SHOP_BODY_REQUIRED},
+    {{PATCH, "/admin/products/{productId}"},     shop_admin_product_update, 0, SHOP_BODY_REQUIRED},
+};
+
+const apr_size_t shop_routes_count = sizeof(shop_routes) / sizeof(shop_routes[0]);

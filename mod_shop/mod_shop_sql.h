@@ -1,0 +1,32 @@
+/*
+ * Every SQL statement mod_shop runs has one home: mod_shop_sql.c.
+ * They are prepared lazily on each pooled connection (see mod_shop_db.c).
+ */
+#ifndef MOD_SHOP_SQL_H
+#define MOD_SHOP_SQL_H
+
+typedef enum {
+    SQL_USER_BALANCE,
+    SQL_USER_LOGIN,
+    SQL_POINTS_CHARGE,
+    SQL_POINTS_HISTORY,
+    SQL_PRODUCTS_LIST,
+    SQL_PRODUCT_GET,
+    SQL_ADMIN_USER_INSERT,
+    SQL_ADMIN_PRODUCT_INSERT,
+    SQL_ADMIN_PRODUCT_UPDATE,
+    SQL_IDEM_CLAIM,
+    SQL_IDEM_GET,
+    SQL_IDEM_STORE,
+    SQL__COUNT
+} shop_sql;
+
+typedef struct {
+    const char *name;   /* server-side prepared statement name */
+    const char *text;
+    int nparams;
+} shop_sql_def;
+
+const shop_sql_def *shop_sql_get(shop_sql id);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * shop_run: the one way handlers touch the database.
+ *
+ * It borrows a pooled connection, checks who may act for the user,
+ * claims the Idempotency-Key, runs the handler's unit of work in a
+ * transaction when asked, retries serialization failures and deadlocks a
+ * bounded number of times, releases the connection before the response
+ * is written, and maps database trouble to 503/500.
+ */
+#include <apr_sha1.h>
+
+#include "mod_shop.h"
+
+static const char *body_hash(shop_req *q)
+{
+    unsigned char digest[APR_SHA1_DIGESTSIZE];
+    apr_sha1_ctx_t ctx;
+    char *hex = apr_palloc(q->r->pool, 2 * APR_SHA1_DIGESTSIZE + 1);
+    int i;
+
+    apr_sha1_init(&ctx);
+    if (q->raw_len) {
+        apr_sha1_update_binary(&ctx, (const unsigned char *)q->raw_body,
+                               (unsigned int)q->raw_len);
+    }
+    apr_sha1_final(digest, &ctx);
+    for (i = 0; i < APR_SHA1_DIGESTSIZE; i++) {
+        apr_snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    }
+    return hex;
+}
+
+/*
+ * Claims the key inside the open transaction.  *done says the request is
+ * answered from the store (a replay, or a key reused for another body).
+ */
+static shop_dbrc idem_claim(shop_req *q, shop_resp *out, int *done)
+{
+    apr_pool_t *p = q->r->pool;
+    const char *hash = body_hash(q);
+    const char *params[5] = {
+        shop_i64(p, q->user_id), q->route_key, q->idem_key, hash,
+        shop_i64(p, q->sc->idem_ttl)
+    };
+    PGresult *res;
+    shop_dbrc rc;
+
+    *done = 0;
+    if ((rc = shop_db_exec(q->db, SQL_IDEM_CLAIM, params, &res)) != SHOP_DB_OK
+        || PQntuples(res) == 1) {
+        return rc;
+    }
+    if ((rc = shop_db_exec(q->db, SQL_IDEM_GET, params, &res)) != SHOP_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
+        return SHOP_DB_RETRY;   /* the holder vanished between the two */
+    }
+    *done = 1;
+    if (strcmp(PQgetvalue(res, 0, 0), hash) != 0) {
+        shop_resp_err(out, q->r, SHOP_E_IDEMPOTENCY_KEY_REUSED,
+                      "this Idempotency-Key was used with a different body");
+        return SHOP_DB_OK;
+    }
+    out->status = atoi(PQgetvalue(res, 0, 1));
+    out->text = apr_pstrdup(p, PQgetvalue(res, 0, 2));
+    out->err = SHOP_OK;
+    apr_table_setn(q->r->headers_out, "Idempotency-Replayed", "true");
+    return SHOP_DB_OK;
+}
+
+static shop_dbrc idem_store(shop_req *q, const shop_resp *resp)
+{
+    apr_pool_t *p = q->r->pool;
+    const char *params[5] = {
+        shop_i64(p, q->user_id), q->route_key, q->idem_key,
+        apr_itoa(p, resp->status), shop_json_dump(p, resp->doc)
+    };
+
+    return shop_db_exec(q->db, SQL_IDEM_STORE, params, NULL);
+}
+
+/* ShopUserAuth remote-user: r->user must be the login of {userId}. */
+static shop_dbrc authorize(shop_req *q, shop_resp *out)
+{
+    const char *params[1] = { shop_i64(q->r->pool, q->user_id) };
+    PGresult *res;
+    shop_dbrc rc;
+
+    if (q->dc->user_auth != SHOP_AUTH_REMOTE_USER || q->user_id == 0) {
+        return SHOP_DB_OK;
+    }
+    if ((rc = shop_db_exec(q->db, SQL_USER_LOGIN, params, &res)) != SHOP_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), q->r->user) != 0) {
+        shop_resp_err(out, q->r, SHOP_E_FORBIDDEN,
+                      "the authenticated user may only act for itself");
+    }
+    return SHOP_DB_OK;
+}
+
+static shop_dbrc run_once(shop_req *q, int tx, shop_work_fn work, void *ctx,
+                          shop_resp *out)
+{
+    shop_dbrc rc;
+    int done = 0;
+
+    if ((rc = authorize(q, out)) != SHOP_DB_OK || out->status) {
+        return rc;
+    }
+    if (tx && (rc = shop_db_begin(q->db)) != SHOP_DB_OK) {
+        return rc;
+    }
+    if (q->idem_key && ((rc = idem_claim(q, out, &done)) != SHOP_DB_OK || done)) {
+        shop_db_rollback(q->db);
+        return rc;
+    }
+    rc = work(q, ctx, out);
+    if (rc != SHOP_DB_OK || !out->commit) {
+        shop_db_rollback(q->db);
+        return rc;
+    }
+    if (q->idem_key && (rc = idem_store(q, out)) != SHOP_DB_OK) {
+        shop_db_rollback(q->db);
+        return rc;
+    }
+    return tx ? shop_db_commit(q->db) : SHOP_DB_OK;
+}
+
+int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx)
+{
+    int tx = (flags & SHOP_RUN_TX) || q->idem_key != NULL;
+    shop_resp out;
+    shop_dbrc rc = shop_db_open(q->r, &q->db);
+    int attempt;
+
+    for (attempt = 0; rc == SHOP_DB_OK; attempt++) {
+        memset(&out, 0, sizeof(out));
+        rc = run_once(q, tx, work, ctx, &out);
+        if (rc != SHOP_DB_RETRY || attempt >= q->sc->db_retries) {
+            break;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, q->r,
+                      "mod_shop: retrying after [%s], attempt %d",
+                      q->db->sqlstate, attempt + 1);
+        rc = SHOP_DB_OK;
+    }
+    shop_db_close(q->db);       /* free the connection before a slow client */
+
+    switch (rc) {
+    case SHOP_DB_OK:
+        if (out.text) {
+            return shop_send_json(q->r, out.status, out.text);
+        }
+        return shop_send_resp(q, &out);
+    case SHOP_DB_DOWN:
+    case SHOP_DB_RETRY:
+        return shop_send_problem(q->r, SHOP_E_SERVICE_UNAVAILABLE,
+                                 "the database is unavailable; retry shortly");
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "mod_shop: database error [%s] on %s",
+                      q->db ? q->db->sqlstate : "", q->route_key);
+        return shop_send_problem(q->r, SHOP_E_INTERNAL, NULL);
+    }
+}

@@ -1,0 +1,77 @@
+/*
+ * Pool-bound jansson helpers and the problem+json document.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "shop_json.h"
+
+static apr_status_t json_release(void *data)
+{
+    json_decref((json_t *)data);
+    return APR_SUCCESS;
+}
+
+json_t *shop_json_own(apr_pool_t *p, json_t *j)
+{
+    if (j) {
+        apr_pool_cleanup_register(p, j, json_release, apr_pool_cleanup_null);
+    }
+    return j;
+}
+
+const char *shop_json_dump(apr_pool_t *p, const json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+    char *copy;
+
+    if (text == NULL) {
+        return "null";
+    }
+    copy = apr_pstrdup(p, text);
+    free(text);
+    return copy;
+}
+
+shop_err shop_json_parse_object(apr_pool_t *p, const char *buf, apr_size_t len,
+                                json_t **out, const char **detail)
+{
+    json_error_t jerr;
+    json_t *j;
+
+    *out = NULL;
+    if (len == 0) {
+        *detail = "request body is empty";
+        return SHOP_E_INVALID_REQUEST;
+    }
+    j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL) {
+        *detail = apr_psprintf(p, "malformed JSON at position %d: %s",
+                               jerr.position, jerr.text);
+        return SHOP_E_INVALID_REQUEST;
+    }
+    shop_json_own(p, j);
+    if (!json_is_object(j)) {
+        *detail = "request body must be a JSON object";
+        return SHOP_E_INVALID_REQUEST;
+    }
+    *out = j;
+    return SHOP_OK;
+}
+
+json_t *shop_problem_doc(apr_pool_t *p, shop_err e, const char *detail)
+{
+    const shop_err_info *info = shop_err_get(e);
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:s}",
+                            "type", shop_err_type_uri(p, e),
+                            "title", info->title,
+                            "status", info->status,
+                            "code", info->code);
+
+    if (doc && detail) {
+        json_object_set_new(doc, "detail", json_string(detail));
+    }
+    return shop_json_own(p, doc);
+}
