@@ -72,12 +72,46 @@ static int prepare_request(shop_req *q, const shop_route_entry *e)
     return DECLINED;    /* ready for the handler */
 }
 
+static shop_route_result route_under(shop_req *q, const char *path,
+                                     shop_route_match *m)
+{
+    return shop_route_find(q->r->pool, shop_routes, shop_routes_count,
+                           sizeof(shop_route_entry), method_bit(q->r), path, m);
+}
+
+/*
+ * Finds the route and the path below the mount.  Without ShopMount, the
+ * mount is the shortest prefix of the URI (cut at a '/') under which the
+ * rest is a route, so "/api/admin/products/1" routes from "/api" even
+ * though a nested <Location /api/admin> guards it.  httpd gives a handler
+ * no way to learn which <Location> set it.
+ */
+static shop_route_result find_route(shop_req *q, const char **path,
+                                    shop_route_match *m)
+{
+    const char *uri = q->r->uri;
+    const char *slash;
+    shop_route_result res;
+
+    if (q->dc->mount) {
+        *path = relative_path(q->r, q->dc->mount);
+        return *path ? route_under(q, *path, m) : SHOP_ROUTE_NO_PATH;
+    }
+    for (slash = strchr(uri, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *path = slash;
+        if ((res = route_under(q, slash, m)) != SHOP_ROUTE_NO_PATH) {
+            return res;
+        }
+    }
+    return SHOP_ROUTE_NO_PATH;
+}
+
 static int shop_handler(request_rec *r)
 {
     shop_req *q;
     shop_route_match m;
     const shop_route_entry *e;
-    const char *path;
+    const char *path = NULL;
     int rv, i;
 
     if (r->handler == NULL || strcmp(r->handler, SHOP_HANDLER) != 0) {
@@ -89,12 +123,7 @@ static int shop_handler(request_rec *r)
     q->dc = ap_get_module_config(r->per_dir_config, &shop_module);
     apr_table_setn(r->err_headers_out, "X-Request-Id", shop_request_id(r));
 
-    path = relative_path(r, q->dc->mount);
-    if (path == NULL) {
-        return route_not_found(r);
-    }
-    switch (shop_route_find(r->pool, shop_routes, shop_routes_count,
-                            sizeof(shop_route_entry), method_bit(r), path, &m)) {
+    switch (find_route(q, &path, &m)) {
     case SHOP_ROUTE_NO_PATH:
         return route_not_found(r);
     case SHOP_ROUTE_NO_METHOD:

@@ -48,8 +48,7 @@ typedef struct {
 } shop_srv_cfg;
 
 typedef struct {
-    const char *mount;          /* path the routes are relative to */
-    int mount_set;              /* set by ShopMount, wins over inheritance */
+    const char *mount;          /* ShopMount, or NULL: found per request */
     shop_auth_mode user_auth;
 } shop_dir_cfg;
 

@@ -96,27 +96,16 @@ void *shop_create_dir_cfg(apr_pool_t *p, char *dir)
 {
     shop_dir_cfg *c = apr_pcalloc(p, sizeof(*c));
 
-    c->mount = dir;
+    (void)dir;
     c->user_auth = SHOP_AUTH_UNSET;
     return c;
 }
 
-/*
- * The mount is the outermost <Location> (so /api/admin still routes from
- * /api) unless ShopMount names it.
- */
 void *shop_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
 {
     shop_dir_cfg *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
 
-    if (add->mount_set || (!base->mount_set && base->mount == NULL)) {
-        c->mount = add->mount;
-        c->mount_set = add->mount_set;
-    }
-    else {
-        c->mount = base->mount;
-        c->mount_set = base->mount_set;
-    }
+    c->mount = add->mount ? add->mount : base->mount;
     c->user_auth = add->user_auth != SHOP_AUTH_UNSET ? add->user_auth
                                                      : base->user_auth;
     return c;
@@ -203,7 +192,6 @@ static const char *set_mount(cmd_parms *cmd, void *dirv, const char *arg)
         return "ShopMount must be a URL path starting with '/'";
     }
     d->mount = arg;
-    d->mount_set = 1;
     return NULL;
 }
 
@@ -227,6 +215,6 @@ const command_rec shop_cmds[] = {
     AP_INIT_TAKE1("ShopUserAuth", set_user_auth, NULL, RSRC_CONF | ACCESS_CONF,
                   "none (default) or remote-user: r->user must be the login of {userId}"),
     AP_INIT_TAKE1("ShopMount", set_mount, NULL, ACCESS_CONF,
-                  "URL path the API routes are relative to; default the enclosing <Location>"),
+                  "URL path the API routes are relative to; default: found from the request path"),
     {NULL}
 };

@@ -17,6 +17,14 @@ static json_t *balance_doc(apr_int64_t user_id, const char *balance)
                      "balance", shop_json_i64(balance));
 }
 
+static json_t *charge_doc(apr_int64_t user_id, apr_int64_t amount,
+                          const char *balance)
+{
+    return json_pack("{s:I, s:I, s:o}", "user_id", (json_int_t)user_id,
+                     "charged", (json_int_t)amount,
+                     "balance", shop_json_i64(balance));
+}
+
 /* GET /users/{userId}/points */
 static shop_dbrc balance_work(shop_req *q, void *ctx, shop_resp *out)
 {
@@ -52,15 +60,13 @@ static shop_dbrc charge_work(shop_req *q, void *ctx, shop_resp *out)
     };
     PGresult *res;
     shop_dbrc rc = shop_db_exec(q->db, SQL_POINTS_CHARGE, params, &res);
-    json_t *doc;
 
     if (rc != SHOP_DB_OK) {
         return rc;
     }
     if (PQntuples(res) == 1) {
-        doc = balance_doc(q->user_id, PQgetvalue(res, 0, 0));
-        json_object_set_new(doc, "charged", json_integer(amount));
-        shop_resp_ok(out, 200, shop_json_own(p, doc));
+        shop_resp_ok(out, 200, shop_json_own(p, charge_doc(q->user_id, amount,
+                                                PQgetvalue(res, 0, 0))));
         return SHOP_DB_OK;
     }
     /* Nothing changed: either no such user, or the limit. */
