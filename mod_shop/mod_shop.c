@@ -6,6 +6,7 @@
  * reads like its sequence diagram: validate → one unit of work → respond.
  */
 #include <ap_config.h>
+#include <http_core.h>
 
 #include "mod_shop.h"
 
@@ -150,7 +151,7 @@ static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     server_rec *vs;
 
-    (void)pconf; (void)plog; (void)ptemp;
+    (void)plog; (void)ptemp;
     if (!shop_db_init()) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_shop: mod_dbd is not loaded (LoadModule dbd_module)");
@@ -160,12 +161,23 @@ static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         shop_srv_cfg_defaults(ap_get_module_config(vs->module_config,
                                                    &shop_module));
     }
+    /* Shared memory and jobs belong to the real start, not the dry run
+     * httpd makes of the configuration first. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    if (shop_shm_create(pconf, s) != APR_SUCCESS
+        || shop_jobs_register(pconf, s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return OK;
 }
 
 static void shop_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    /* Before mod_watchdog's post_config (APR_HOOK_LAST), which starts the
+     * callbacks registered by then. */
     ap_hook_post_config(shop_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(shop_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -121,6 +121,9 @@ shop_err shop_read_json_body(shop_req *q, int required, const char **detail);
 int shop_send_json(request_rec *r, int status, const char *text);
 int shop_send_problem(request_rec *r, shop_err e, const char *detail);
 int shop_send_resp(shop_req *q, const shop_resp *resp);
+const char *shop_resp_body(apr_pool_t *p, const shop_resp *resp);
+void shop_resp_page(shop_req *q, PGresult *res, int limit, shop_resp *out);
+void shop_resp_outcome(shop_req *q, PGresult *res, int ok_status, shop_resp *out);
 void shop_resp_ok(shop_resp *out, int status, json_t *doc);
 void shop_resp_err(shop_resp *out, request_rec *r, shop_err e, const char *detail);
 const char *shop_request_id(request_rec *r);
@@ -138,6 +141,9 @@ typedef shop_dbrc (*shop_work_fn)(shop_req *q, void *ctx, shop_resp *out);
 #define SHOP_RUN_TX   1     /* one transaction around the work */
 
 int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx);
+
+/* Serves a user-scoped list statement: see mod_shop_tx.c. */
+int shop_serve_user_page(shop_req *q, shop_sql sql);
 
 /* ---- handlers ----------------------------------------------------------- */
 
@@ -165,6 +171,26 @@ int shop_products_get(shop_req *q);
 int shop_admin_user_create(shop_req *q);
 int shop_admin_product_create(shop_req *q);
 int shop_admin_product_update(shop_req *q);
+int shop_admin_coupon_create(shop_req *q);
+int shop_orders_create(shop_req *q);
+int shop_orders_list(shop_req *q);
+int shop_orders_get(shop_req *q);
+int shop_orders_coupons(shop_req *q);
+int shop_orders_pay(shop_req *q);
+int shop_orders_cancel(shop_req *q);
+int shop_coupons_get(shop_req *q);
+int shop_coupons_issue(shop_req *q);
+int shop_coupons_list(shop_req *q);
+
+/* ---- shared memory (mod_shop_shm.c) ------------------------------------ */
+
+apr_status_t shop_shm_create(apr_pool_t *pconf, server_rec *s);
+int shop_soldout_is(apr_int64_t coupon_id);
+void shop_soldout_mark(apr_int64_t coupon_id);
+
+/* ---- scheduled jobs (mod_shop_jobs.c) ----------------------------------- */
+
+apr_status_t shop_jobs_register(apr_pool_t *pconf, server_rec *s);
 
 /* helpers shared by handlers (mod_shop_http.c) */
 const char *shop_i64(apr_pool_t *p, apr_int64_t v);

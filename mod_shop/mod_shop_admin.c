@@ -155,3 +155,90 @@ int shop_admin_product_update(shop_req *q)
     }
     return shop_run(q, SHOP_RUN_READ, product_write_work, &c);
 }
+
+/* A coupon campaign's integer fields: name, required, bounds. */
+typedef struct {
+    const char *key;
+    int required;
+    apr_int64_t min;
+    apr_int64_t max;
+    int param;          /* position in the statement */
+} int_field;
+
+static const int_field coupon_ints[] = {
+    {"discount_value",   1, 1, SHOP_JSON_INT_MAX, 2},
+    {"max_discount",     0, 1, SHOP_JSON_INT_MAX, 3},
+    {"min_order_amount", 0, 0, SHOP_JSON_INT_MAX, 4},
+    {"total_quantity",   1, 1, 1000000, 5},
+    {"valid_days",       0, 1, 3650, 8},
+};
+
+static shop_err coupon_fields(shop_req *q, const char **params, const char **detail)
+{
+    apr_pool_t *p = q->r->pool;
+    apr_size_t i;
+    apr_int64_t v;
+    int present;
+    shop_err e;
+
+    for (i = 0; i < sizeof(coupon_ints) / sizeof(coupon_ints[0]); i++) {
+        const int_field *f = &coupon_ints[i];
+        e = shop_json_int(p, q->body, f->key, f->required, &present, &v, detail);
+        if (e != SHOP_OK) {
+            return e;
+        }
+        if (present && (v < f->min || v > f->max)) {
+            *detail = apr_psprintf(p, "%s must be from %" APR_INT64_T_FMT " to %"
+                                   APR_INT64_T_FMT, f->key, f->min, f->max);
+            return SHOP_E_INVALID_REQUEST;
+        }
+        params[f->param] = present ? shop_i64(p, v) : NULL;
+    }
+    if ((e = shop_json_string(p, q->body, "name", 1, SHOP_NAME_MAX, &params[0], detail))
+        || (e = shop_json_string(p, q->body, "discount_type", 1, 5, &params[1], detail))
+        || (e = shop_json_string(p, q->body, "issue_starts_at", 0, 40, &params[6], detail))
+        || (e = shop_json_string(p, q->body, "issue_ends_at", 0, 40, &params[7], detail))) {
+        return e;
+    }
+    if (strcmp(params[1], "FIXED") != 0 && strcmp(params[1], "RATE") != 0) {
+        *detail = "discount_type must be FIXED or RATE";
+        return SHOP_E_INVALID_REQUEST;
+    }
+    if (strcmp(params[1], "RATE") == 0 && apr_atoi64(params[2]) > 100) {
+        *detail = "a RATE discount_value is a percentage from 1 to 100";
+        return SHOP_E_INVALID_REQUEST;
+    }
+    return SHOP_OK;
+}
+
+static shop_dbrc coupon_create_work(shop_req *q, void *ctx, shop_resp *out)
+{
+    PGresult *res;
+    shop_dbrc rc = shop_db_exec(q->db, SQL_ADMIN_COUPON_CREATE, ctx, &res);
+
+    if (rc == SHOP_DB_FAIL && strncmp(q->db->sqlstate, "23", 2) == 0) {
+        shop_resp_err(out, q->r, SHOP_E_INVALID_REQUEST,
+                      "issue_starts_at must be before issue_ends_at");
+        return SHOP_DB_OK;
+    }
+    if (rc != SHOP_DB_OK) {
+        return rc;
+    }
+    out->status = 201;
+    out->text = PQgetvalue(res, 0, 0);
+    out->commit = 1;
+    return SHOP_DB_OK;
+}
+
+/* POST /admin/coupons {campaign fields} */
+int shop_admin_coupon_create(shop_req *q)
+{
+    const char **params = apr_pcalloc(q->r->pool, 9 * sizeof(char *));
+    const char *detail = NULL;
+    shop_err e = coupon_fields(q, params, &detail);
+
+    if (e != SHOP_OK) {
+        return shop_send_problem(q->r, e, detail);
+    }
+    return shop_run(q, SHOP_RUN_READ, coupon_create_work, params);
+}

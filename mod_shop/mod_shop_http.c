@@ -215,3 +215,62 @@ json_t *shop_next_cursor(apr_pool_t *p, PGresult *res, int rows, int limit)
     return json_string(shop_cursor_encode(p,
                apr_strtoi64(PQgetvalue(res, limit - 1, 0), NULL, 10)));
 }
+
+/*
+ * A page of (id, json) rows read with limit + 1, already JSON from the
+ * database: concatenated, not re-parsed.  A single row with a NULL json
+ * is an empty page (the LEFT JOIN LATERAL shape of the list statements).
+ */
+void shop_resp_page(shop_req *q, PGresult *res, int limit, shop_resp *out)
+{
+    apr_pool_t *p = q->r->pool;
+    int rows = PQgetisnull(res, 0, 1) ? 0 : PQntuples(res);
+    const char *next = shop_json_dump(p, shop_json_own(p,
+                                      shop_next_cursor(p, res, rows, limit)));
+    apr_array_header_t *parts = apr_array_make(p, 2 * limit + 3, sizeof(char *));
+    int i;
+
+    APR_ARRAY_PUSH(parts, const char *) = "{\"items\":[";
+    for (i = 0; i < rows && i < limit; i++) {
+        APR_ARRAY_PUSH(parts, const char *) = i ? "," : "";
+        APR_ARRAY_PUSH(parts, const char *) = PQgetvalue(res, i, 1);
+    }
+    APR_ARRAY_PUSH(parts, const char *) = "],\"next_cursor\":";
+    APR_ARRAY_PUSH(parts, const char *) = next;
+    APR_ARRAY_PUSH(parts, const char *) = "}";
+    out->status = 200;
+    out->text = apr_array_pstrcat(p, parts, 0);
+    out->err = SHOP_OK;
+    out->commit = 1;
+}
+
+/*
+ * The (outcome, detail) row of a shop_* SQL function as a response: OK
+ * sends the detail as the body; any other outcome is the API error of
+ * that name, with the detail's fields added to the problem document.
+ */
+void shop_resp_outcome(shop_req *q, PGresult *res, int ok_status, shop_resp *out)
+{
+    const char *outcome = PQgetvalue(res, 0, 0);
+    const char *detail = PQgetvalue(res, 0, 1);
+    json_t *extra;
+
+    if (strcmp(outcome, "OK") == 0) {
+        out->status = ok_status;
+        out->text = detail;
+        out->err = SHOP_OK;
+        out->commit = 1;
+        return;
+    }
+    shop_resp_err(out, q->r, shop_err_from_code(outcome), NULL);
+    if (*detail && (extra = json_loads(detail, 0, NULL)) != NULL) {
+        json_object_update_missing(out->doc, extra);
+        json_decref(extra);
+    }
+}
+
+/* The body of a response, stored for Idempotency-Key replays. */
+const char *shop_resp_body(apr_pool_t *p, const shop_resp *resp)
+{
+    return resp->text ? resp->text : shop_json_dump(p, resp->doc);
+}

@@ -102,61 +102,7 @@ int shop_points_charge(shop_req *q)
 }
 
 /* GET /users/{userId}/points/history */
-typedef struct {
-    int limit;
-    apr_int64_t before;
-} history_ctx;
-
-static json_t *history_item(PGresult *res, int row)
-{
-    return json_pack("{s:o, s:s, s:o, s:o, s:o, s:s}",
-                     "id", shop_json_i64(PQgetvalue(res, row, 0)),
-                     "type", PQgetvalue(res, row, 1),
-                     "amount", shop_json_i64(PQgetvalue(res, row, 2)),
-                     "balance_after", shop_json_i64(PQgetvalue(res, row, 3)),
-                     "order_id", shop_json_i64(PQgetvalue(res, row, 4)),
-                     "created_at", PQgetvalue(res, row, 5));
-}
-
-static shop_dbrc history_work(shop_req *q, void *ctx, shop_resp *out)
-{
-    history_ctx *h = ctx;
-    apr_pool_t *p = q->r->pool;
-    const char *params[3] = {
-        shop_i64(p, q->user_id), shop_i64(p, h->before), apr_itoa(p, h->limit + 1)
-    };
-    PGresult *res;
-    shop_dbrc rc = shop_db_exec(q->db, SQL_POINTS_HISTORY, params, &res);
-    json_t *items, *doc;
-    int rows, i;
-
-    if (rc != SHOP_DB_OK) {
-        return rc;
-    }
-    if ((rows = PQntuples(res)) == 0) {
-        return user_missing(q, out);
-    }
-    if (PQgetisnull(res, 0, 0)) {
-        rows = 0;                       /* the user exists, no history */
-    }
-    items = json_array();
-    for (i = 0; i < rows && i < h->limit; i++) {
-        json_array_append_new(items, history_item(res, i));
-    }
-    doc = json_pack("{s:o, s:o}", "items", items,
-                    "next_cursor", shop_next_cursor(p, res, rows, h->limit));
-    shop_resp_ok(out, 200, shop_json_own(p, doc));
-    return SHOP_DB_OK;
-}
-
 int shop_points_history(shop_req *q)
 {
-    history_ctx h;
-    const char *detail = NULL;
-    shop_err e = shop_list_params(q, 1, &h.limit, &h.before, &detail);
-
-    if (e != SHOP_OK) {
-        return shop_send_problem(q->r, e, detail);
-    }
-    return shop_run(q, SHOP_RUN_READ, history_work, &h);
+    return shop_serve_user_page(q, SQL_POINTS_HISTORY);
 }

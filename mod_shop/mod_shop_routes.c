@@ -14,9 +14,19 @@ const shop_route_entry shop_routes[] = {
     {{GET,   "/users/{userId}/points/history"},  shop_points_history, 1, SHOP_BODY_NONE},
     {{GET,   "/products"},                       shop_products_list,  0, SHOP_BODY_NONE},
     {{GET,   "/products/{productId}"},           shop_products_get,   0, SHOP_BODY_NONE},
+    {{GET,   "/users/{userId}/orders"},          shop_orders_list,    1, SHOP_BODY_NONE},
+    {{POST,  "/users/{userId}/orders"},          shop_orders_create,  1, SHOP_BODY_REQUIRED},
+    {{GET,   "/users/{userId}/orders/{orderId}"}, shop_orders_get,    1, SHOP_BODY_NONE},
+    {{GET,   "/users/{userId}/orders/{orderId}/coupons"}, shop_orders_coupons, 1, SHOP_BODY_NONE},
+    {{POST,  "/users/{userId}/orders/{orderId}/payment"}, shop_orders_pay,     1, SHOP_BODY_OPTIONAL},
+    {{POST,  "/users/{userId}/orders/{orderId}/cancel"},  shop_orders_cancel,  1, SHOP_BODY_OPTIONAL},
+    {{GET,   "/users/{userId}/coupons"},         shop_coupons_list,   1, SHOP_BODY_NONE},
+    {{POST,  "/users/{userId}/coupons"},         shop_coupons_issue,  1, SHOP_BODY_REQUIRED},
+    {{GET,   "/coupons/{couponId}"},             shop_coupons_get,    0, SHOP_BODY_NONE},
     {{POST,  "/admin/users"},                    shop_admin_user_create,    0, SHOP_BODY_REQUIRED},
     {{POST,  "/admin/products"},                 shop_admin_product_create, 0, SHOP_BODY_REQUIRED},
     {{PATCH, "/admin/products/{productId}"},     shop_admin_product_update, 0, SHOP_BODY_REQUIRED},
+    {{POST,  "/admin/coupons"},                  shop_admin_coupon_create,  0, SHOP_BODY_REQUIRED},
 };
 
 const apr_size_t shop_routes_count = sizeof(shop_routes) / sizeof(shop_routes[0]);

@@ -26,10 +26,12 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
     /* One row per history entry, or one row of NULLs for a user without
      * history; no row at all means no such user. */
     [SQL_POINTS_HISTORY] = {"shop_points_history",
-        "SELECT h.id, h.type, h.amount, h.balance_after, h.order_id,"
-        "       shop_ts(h.created_at)"
-        "  FROM users u LEFT JOIN LATERAL"
-        "       (SELECT * FROM point_history ph"
+        "SELECT h.id, h.j FROM users u LEFT JOIN LATERAL"
+        "       (SELECT ph.id, jsonb_build_object('id', ph.id, 'type', ph.type,"
+        "               'amount', ph.amount, 'balance_after', ph.balance_after,"
+        "               'order_id', ph.order_id,"
+        "               'created_at', shop_ts(ph.created_at)) AS j"
+        "          FROM point_history ph"
         "         WHERE ph.user_id = u.id AND ph.id < $2::bigint"
         "         ORDER BY ph.id DESC LIMIT $3::int) h ON true"
         " WHERE u.id = $1::bigint ORDER BY h.id DESC", 3},
@@ -77,6 +79,63 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
     [SQL_IDEM_STORE] = {"shop_idem_store",
         "UPDATE idempotency_keys SET status = $4::int, body = $5::text"
         " WHERE user_id = $1::bigint AND route = $2::text AND key = $3::text", 5},
+
+    /* Orders and coupons: the transactions live in SQL functions
+     * (sql/migrations/002_orders_coupons.sql), one round trip each. */
+    [SQL_ORDER_CREATE] = {"shop_order_create",
+        "SELECT outcome, detail FROM shop_create_order($1::bigint, $2::bigint[],"
+        " $3::bigint[], $4::bigint * interval '1 microsecond')", 4},
+
+    [SQL_ORDER_PAY] = {"shop_order_pay",
+        "SELECT outcome, detail FROM shop_pay_order($1::bigint, $2::bigint, $3::bigint)", 3},
+
+    [SQL_ORDER_CANCEL] = {"shop_order_cancel",
+        "SELECT outcome, detail FROM shop_cancel_order($1::bigint, $2::bigint)", 2},
+
+    [SQL_ORDER_GET] = {"shop_order_get",
+        "SELECT shop_order_json(o) FROM orders o"
+        " WHERE o.id = $2::bigint AND o.user_id = $1::bigint", 2},
+
+    /* Like the history: no row means no user, a row of NULLs no orders. */
+    [SQL_ORDERS_LIST] = {"shop_orders_list",
+        "SELECT o.id, o.j FROM users u LEFT JOIN LATERAL"
+        "       (SELECT x.id, shop_order_json(x) AS j FROM orders x"
+        "         WHERE x.user_id = u.id AND x.id < $2::bigint"
+        "         ORDER BY x.id DESC LIMIT $3::int) o ON true"
+        " WHERE u.id = $1::bigint ORDER BY o.id DESC", 3},
+
+    /* The user's coupons usable on an unpaid order, best discount first. */
+    [SQL_ORDER_COUPONS] = {"shop_order_coupons",
+        "SELECT o.id, x.j FROM orders o LEFT JOIN LATERAL"
+        "       (SELECT shop_user_coupon_json(uc, c) || jsonb_build_object("
+        "                 'discount_amount', shop_discount(c.discount_type,"
+        "                  c.discount_value, c.max_discount, o.total_amount)) AS j,"
+        "               shop_discount(c.discount_type, c.discount_value,"
+        "                  c.max_discount, o.total_amount) AS d, uc.id AS ucid"
+        "          FROM user_coupons uc JOIN coupons c ON c.id = uc.coupon_id"
+        "         WHERE uc.user_id = o.user_id AND uc.status = 'AVAILABLE'"
+        "           AND uc.expires_at > now() AND o.total_amount >= c.min_order_amount"
+        "           AND o.status = 'AWAITING_PAYMENT') x ON true"
+        " WHERE o.id = $2::bigint AND o.user_id = $1::bigint"
+        " ORDER BY x.d DESC, x.ucid", 2},
+
+    [SQL_COUPON_GET] = {"shop_coupon_get",
+        "SELECT shop_coupon_json(c) FROM coupons c WHERE c.id = $1::bigint", 1},
+
+    [SQL_COUPON_ISSUE] = {"shop_coupon_issue",
+        "SELECT outcome, detail FROM shop_issue_coupon($1::bigint, $2::bigint)", 2},
+
+    [SQL_USER_COUPONS] = {"shop_user_coupons",
+        "SELECT x.id, x.j FROM users u LEFT JOIN LATERAL"
+        "       (SELECT uc.id, shop_user_coupon_json(uc, c) AS j"
+        "          FROM user_coupons uc JOIN coupons c ON c.id = uc.coupon_id"
+        "         WHERE uc.user_id = u.id AND uc.id < $2::bigint"
+        "         ORDER BY uc.id DESC LIMIT $3::int) x ON true"
+        " WHERE u.id = $1::bigint ORDER BY x.id DESC", 3},
+
+    [SQL_ADMIN_COUPON_CREATE] = {"shop_admin_coupon_create",
+        "SELECT shop_create_coupon($1::text, $2::text, $3::bigint, $4::bigint,"
+        " $5::bigint, $6::int, $7::timestamptz, $8::timestamptz, $9::int)", 9},
 };
 
 const shop_sql_def *shop_sql_get(shop_sql id)

@@ -74,7 +74,7 @@ static shop_dbrc idem_store(shop_req *q, const shop_resp *resp)
     apr_pool_t *p = q->r->pool;
     const char *params[5] = {
         shop_i64(p, q->user_id), q->route_key, q->idem_key,
-        apr_itoa(p, resp->status), shop_json_dump(p, resp->doc)
+        apr_itoa(p, resp->status), shop_resp_body(p, resp)
     };
 
     return shop_db_exec(q->db, SQL_IDEM_STORE, params, NULL);
@@ -159,9 +159,61 @@ int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx)
         return shop_send_problem(q->r, SHOP_E_SERVICE_UNAVAILABLE,
                                  "the database is unavailable; retry shortly");
     default:
+        if (strncmp(q->db->sqlstate, "22", 2) == 0) {
+            /* A data exception: a value the database cannot take (a time
+             * that does not parse, a total beyond bigint). */
+            return shop_send_problem(q->r, SHOP_E_INVALID_REQUEST,
+                                     "a value in the request is out of range");
+        }
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
                       "mod_shop: database error [%s] on %s",
                       q->db ? q->db->sqlstate : "", q->route_key);
         return shop_send_problem(q->r, SHOP_E_INTERNAL, NULL);
     }
+}
+
+/*
+ * The user-scoped lists (history, orders, coupons) share one shape: a
+ * statement of (user, before id, limit + 1) returning (id, json) rows,
+ * no row at all for an unknown user, newest first.
+ */
+typedef struct {
+    shop_sql sql;
+    int limit;
+    apr_int64_t before;
+} page_ctx;
+
+static shop_dbrc user_page_work(shop_req *q, void *ctx, shop_resp *out)
+{
+    page_ctx *c = ctx;
+    apr_pool_t *p = q->r->pool;
+    const char *params[3] = {
+        shop_i64(p, q->user_id), shop_i64(p, c->before), apr_itoa(p, c->limit + 1)
+    };
+    PGresult *res;
+    shop_dbrc rc = shop_db_exec(q->db, c->sql, params, &res);
+
+    if (rc != SHOP_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(res) == 0) {
+        shop_resp_err(out, q->r, SHOP_E_USER_NOT_FOUND, NULL);
+    }
+    else {
+        shop_resp_page(q, res, c->limit, out);
+    }
+    return SHOP_DB_OK;
+}
+
+int shop_serve_user_page(shop_req *q, shop_sql sql)
+{
+    page_ctx c;
+    const char *detail = NULL;
+    shop_err e = shop_list_params(q, 1, &c.limit, &c.before, &detail);
+
+    if (e != SHOP_OK) {
+        return shop_send_problem(q->r, e, detail);
+    }
+    c.sql = sql;
+    return shop_run(q, SHOP_RUN_READ, user_page_work, &c);
 }

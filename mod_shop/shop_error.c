@@ -1,6 +1,8 @@
 /*
  * The one table that maps domain error codes to HTTP.
  */
+#include <string.h>
+
 #include <apr_strings.h>
 #include <apr_lib.h>
 
@@ -52,4 +54,16 @@ const char *shop_err_type_uri(apr_pool_t *p, shop_err e)
         *c = (char)apr_tolower(*c);
     }
     return apr_pstrcat(p, "https://errors.mod-shop.dev/", slug, NULL);
+}
+
+shop_err shop_err_from_code(const char *code)
+{
+    int e;
+
+    for (e = SHOP_OK; e < SHOP_E__COUNT; e++) {
+        if (strcmp(err_table[e].code, code) == 0) {
+            return (shop_err)e;
+        }
+    }
+    return SHOP_E_INTERNAL;
 }

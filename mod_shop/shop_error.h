@@ -51,4 +51,7 @@ const shop_err_info *shop_err_get(shop_err e);
 /* "https://errors.mod-shop.dev/sold_out" (the spec: the code, lower-cased) */
 const char *shop_err_type_uri(apr_pool_t *p, shop_err e);
 
+/* The error whose code is `code` ("SOLD_OUT"); SHOP_E_INTERNAL if none. */
+shop_err shop_err_from_code(const char *code);
+
 #endif

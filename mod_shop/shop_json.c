@@ -24,7 +24,7 @@ json_t *shop_json_own(apr_pool_t *p, json_t *j)
 
 const char *shop_json_dump(apr_pool_t *p, const json_t *j)
 {
-    char *text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
     char *copy;
 
     if (text == NULL) {

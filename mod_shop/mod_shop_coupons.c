@@ -1,0 +1,90 @@
+/*
+ * Coupons (선착순 쿠폰 발급 / 보유 쿠폰 목록): a campaign, first-come-first-
+ * served issue, and a user's coupons.
+ *
+ * Issue is exact in the database (one slot row per coupon, claimed with
+ * SKIP LOCKED); once any child has seen a campaign sold out, shared memory
+ * answers SOLD_OUT for it without a database round trip.
+ */
+#include "mod_shop.h"
+
+typedef struct {
+    apr_int64_t coupon_id;
+} coupon_ctx;
+
+/* GET /coupons/{couponId} */
+static shop_dbrc get_work(shop_req *q, void *ctx, shop_resp *out)
+{
+    coupon_ctx *c = ctx;
+    const char *params[1] = { shop_i64(q->r->pool, c->coupon_id) };
+    PGresult *res;
+    shop_dbrc rc = shop_db_exec(q->db, SQL_COUPON_GET, params, &res);
+
+    if (rc != SHOP_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(res) == 0) {
+        shop_resp_err(out, q->r, SHOP_E_COUPON_NOT_FOUND, NULL);
+        return SHOP_DB_OK;
+    }
+    out->status = 200;
+    out->text = PQgetvalue(res, 0, 0);
+    out->commit = 1;
+    return SHOP_DB_OK;
+}
+
+int shop_coupons_get(shop_req *q)
+{
+    coupon_ctx c;
+
+    if (!shop_parse_id(q->params[0], &c.coupon_id)) {
+        return shop_send_problem(q->r, SHOP_E_COUPON_NOT_FOUND, NULL);
+    }
+    return shop_run(q, SHOP_RUN_READ, get_work, &c);
+}
+
+/* POST /users/{userId}/coupons {"coupon_id"} */
+static shop_dbrc issue_work(shop_req *q, void *ctx, shop_resp *out)
+{
+    coupon_ctx *c = ctx;
+    const char *params[2] = {
+        shop_i64(q->r->pool, q->user_id), shop_i64(q->r->pool, c->coupon_id)
+    };
+    PGresult *res;
+    shop_dbrc rc = shop_db_exec(q->db, SQL_COUPON_ISSUE, params, &res);
+
+    if (rc != SHOP_DB_OK) {
+        return rc;
+    }
+    shop_resp_outcome(q, res, 201, out);
+    if (out->err == SHOP_E_SOLD_OUT) {
+        shop_soldout_mark(c->coupon_id);
+    }
+    return SHOP_DB_OK;
+}
+
+int shop_coupons_issue(shop_req *q)
+{
+    coupon_ctx c;
+    const char *detail = NULL;
+    shop_err e = shop_json_int(q->r->pool, q->body, "coupon_id", 1, NULL,
+                               &c.coupon_id, &detail);
+
+    if (e != SHOP_OK) {
+        return shop_send_problem(q->r, e, detail);
+    }
+    if (c.coupon_id < 1) {
+        return shop_send_problem(q->r, SHOP_E_COUPON_NOT_FOUND, NULL);
+    }
+    /* A keyed retry must replay its first answer, so it asks the database. */
+    if (q->idem_key == NULL && shop_soldout_is(c.coupon_id)) {
+        return shop_send_problem(q->r, SHOP_E_SOLD_OUT, NULL);
+    }
+    return shop_run(q, SHOP_RUN_READ, issue_work, &c);
+}
+
+/* GET /users/{userId}/coupons */
+int shop_coupons_list(shop_req *q)
+{
+    return shop_serve_user_page(q, SQL_USER_COUPONS);
+}
