@@ -167,7 +167,8 @@ static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     if (shop_shm_create(pconf, s) != APR_SUCCESS
-        || shop_jobs_register(pconf, s) != APR_SUCCESS) {
+        || shop_expiry_start(pconf, s) != APR_SUCCESS
+        || shop_popular_start(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;

@@ -190,7 +190,26 @@ void shop_soldout_mark(apr_int64_t coupon_id);
 
 /* ---- scheduled jobs (mod_shop_jobs.c) ----------------------------------- */
 
-apr_status_t shop_jobs_register(apr_pool_t *pconf, server_rec *s);
+typedef struct shop_job shop_job;
+struct shop_job {
+    const char *name;
+    apr_interval_time_t interval;
+    void (*run)(shop_job *job, apr_pool_t *p);  /* one tick */
+    server_rec *s;
+    const char *conninfo;
+    PGconn *conn;               /* the job's own, used by its thread only */
+};
+
+apr_status_t shop_job_start(apr_pool_t *pconf, server_rec *s, shop_job *job);
+PGconn *shop_job_conn(shop_job *job);
+/* A statement on the job's connection; NULL (logged) on any failure. */
+PGresult *shop_job_query(shop_job *job, const char *sql, int nparams,
+                         const char *const *params);
+
+apr_status_t shop_expiry_start(apr_pool_t *pconf, server_rec *s);
+apr_status_t shop_popular_start(apr_pool_t *pconf, server_rec *s);
+int shop_products_popular(shop_req *q);
+apr_time_t shop_popular_generated_at(void);
 
 /* helpers shared by handlers (mod_shop_http.c) */
 const char *shop_i64(apr_pool_t *p, apr_int64_t v);

@@ -13,6 +13,7 @@ const shop_route_entry shop_routes[] = {
     {{POST,  "/users/{userId}/points/charge"},   shop_points_charge,  1, SHOP_BODY_REQUIRED},
     {{GET,   "/users/{userId}/points/history"},  shop_points_history, 1, SHOP_BODY_NONE},
     {{GET,   "/products"},                       shop_products_list,  0, SHOP_BODY_NONE},
+    {{GET,   "/products/popular"},               shop_products_popular, 0, SHOP_BODY_NONE},
     {{GET,   "/products/{productId}"},           shop_products_get,   0, SHOP_BODY_NONE},
     {{GET,   "/users/{userId}/orders"},          shop_orders_list,    1, SHOP_BODY_NONE},
     {{POST,  "/users/{userId}/orders"},          shop_orders_create,  1, SHOP_BODY_REQUIRED},

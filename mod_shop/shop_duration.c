@@ -9,7 +9,7 @@
 
 #include "shop_duration.h"
 
-/* Leading decimal digits of s, capped well below overflow. */
+/* Leading decimal digits of s; NULL if none or beyond int64. */
 static const char *parse_digits(const char *s, apr_int64_t *v)
 {
     *v = 0;
@@ -17,10 +17,11 @@ static const char *parse_digits(const char *s, apr_int64_t *v)
         return NULL;
     }
     for (; apr_isdigit(*s); s++) {
-        if (*v > 1000000000000LL) {
+        int d = *s - '0';
+        if (*v > (APR_INT64_MAX - d) / 10) {
             return NULL;
         }
-        *v = *v * 10 + (*s - '0');
+        *v = *v * 10 + d;
     }
     return s;
 }
@@ -59,7 +60,7 @@ const char *shop_parse_duration(const char *s, apr_interval_time_t min,
     }
     for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(end, units[i].unit) == 0) {
-            if (v > max / units[i].usec + 1) {
+            if (v > max / units[i].usec) {
                 return "is out of range";
             }
             v *= units[i].usec;
@@ -79,23 +80,25 @@ const char *shop_parse_size(const char *s, apr_off_t min, apr_off_t max,
     apr_int64_t v;
     const char *end = parse_digits(s, &v);
 
+    apr_int64_t unit = 1;
+
     if (end == NULL) {
         return "must be a number of bytes with an optional k or M suffix";
     }
     if (*end == 'k' || *end == 'K') {
-        v *= 1024;
+        unit = 1024;
         end++;
     }
     else if (*end == 'm' || *end == 'M') {
-        v *= 1024 * 1024;
+        unit = 1024 * 1024;
         end++;
     }
     if (*end != '\0') {
         return "must be a number of bytes with an optional k or M suffix";
     }
-    if (v < min || v > max) {
+    if (v > max / unit || v * unit < min) {
         return "is out of range";
     }
-    *out = (apr_off_t)v;
+    *out = (apr_off_t)(v * unit);
     return NULL;
 }

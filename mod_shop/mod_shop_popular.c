@@ -1,0 +1,133 @@
+/*
+ * Popular products: GET /products/popular is served from shared memory
+ * that a watchdog job refreshes every ShopPopularRefresh.  The request
+ * path touches no database and takes no lock (see shop_popular.h).
+ *
+ * The block is a persisted slotmem, so a restart (graceful or not) serves
+ * the last ranking, with its true generated_at, until the first refresh.
+ * While PostgreSQL is down the last good ranking stays.
+ */
+#include <ap_slotmem.h>
+
+#include "mod_shop.h"
+#include "shop_popular.h"
+
+#define POPULAR_TICK apr_time_from_sec(1)
+
+/* Products on sale only; cancelled and expired orders are not PAID.  The
+ * partial index orders_paid_at keeps the cost to the window's orders. */
+#define POPULAR_SQL \
+    "SELECT p.id, p.name, p.price, p.stock, s.sold FROM" \
+    " (SELECT i.product_id, sum(i.quantity) AS sold" \
+    "    FROM orders o JOIN order_items i ON i.order_id = o.id" \
+    "   WHERE o.status = 'PAID'" \
+    "     AND o.paid_at >= now() - $1::bigint * interval '1 microsecond'" \
+    "   GROUP BY i.product_id) s" \
+    " JOIN products p ON p.id = s.product_id AND p.on_sale" \
+    " ORDER BY s.sold DESC, p.id LIMIT $2::int"
+
+static shop_popular_block *block;
+
+static const shop_srv_cfg *main_cfg(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &shop_module);
+}
+
+/* One refresh: query, render, publish.  On failure the old ranking stays. */
+static void popular_refresh(shop_job *job, apr_pool_t *p)
+{
+    const shop_srv_cfg *sc = main_cfg(job->s);
+    const char *params[2] = { shop_i64(p, sc->popular_window),
+                              apr_itoa(p, sc->popular_top_n) };
+    apr_time_t started = apr_time_now();
+    PGresult *res = shop_job_query(job, POPULAR_SQL, 2, params);
+    shop_popular_item *items;
+    const char *body;
+    int i, n;
+
+    if (res == NULL) {
+        return;
+    }
+    n = PQntuples(res);
+    items = apr_pcalloc(p, (n ? n : 1) * sizeof(*items));
+    for (i = 0; i < n; i++) {
+        items[i].product_id = apr_atoi64(PQgetvalue(res, i, 0));
+        items[i].name = apr_pstrdup(p, PQgetvalue(res, i, 1));
+        items[i].price = apr_atoi64(PQgetvalue(res, i, 2));
+        items[i].stock = apr_atoi64(PQgetvalue(res, i, 3));
+        items[i].sold = apr_atoi64(PQgetvalue(res, i, 4));
+    }
+    PQclear(res);
+    /* generated_at is when the data was read, not when it was published. */
+    body = shop_popular_render(p, sc->popular_window, started, items, n);
+    if (!shop_popular_publish(block, body, strlen(body), started)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, job->s,
+                     "mod_shop: popular ranking too large to publish");
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
+                 "mod_shop: popular ranking refreshed (%d items, %" APR_TIME_T_FMT
+                 " us)", n, apr_time_now() - started);
+}
+
+static void popular_run(shop_job *job, apr_pool_t *p)
+{
+    apr_time_t at = __atomic_load_n(&block->generated_at, __ATOMIC_RELAXED);
+
+    if (block->len == 0 || apr_time_now() - at >= main_cfg(job->s)->popular_refresh) {
+        popular_refresh(job, p);
+    }
+}
+
+apr_status_t shop_popular_start(apr_pool_t *pconf, server_rec *s)
+{
+    const ap_slotmem_provider_t *slotmem = ap_lookup_provider(
+        AP_SLOTMEM_PROVIDER_GROUP, "shm", AP_SLOTMEM_PROVIDER_VERSION);
+    ap_slotmem_instance_t *mem;
+    shop_job *job;
+    void *base = NULL;
+    apr_status_t rv;
+
+    if (slotmem == NULL) {
+        return APR_ENOTIMPL;    /* already reported by shop_shm_create */
+    }
+    rv = slotmem->create(&mem, "mod_shop_popular", sizeof(shop_popular_block),
+                         1, AP_SLOTMEM_TYPE_PERSIST, pconf);
+    if (rv == APR_SUCCESS) {
+        rv = slotmem->dptr(mem, 0, &base);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "mod_shop: cannot create the popular ranking memory");
+        return rv;
+    }
+    block = base;
+    shop_popular_recover(block);
+
+    job = apr_pcalloc(pconf, sizeof(*job));
+    job->name = "popular";
+    job->interval = main_cfg(s)->popular_refresh < POPULAR_TICK
+                    ? main_cfg(s)->popular_refresh : POPULAR_TICK;
+    job->run = popular_run;
+    return shop_job_start(pconf, s, job);
+}
+
+/* GET /products/popular: a copy out of shared memory, nothing else. */
+int shop_products_popular(shop_req *q)
+{
+    apr_size_t len = 0;
+    apr_time_t at = 0;
+    const char *body = block ? shop_popular_read(q->r->pool, block, &len, &at) : NULL;
+
+    if (body == NULL) {
+        body = shop_popular_render_empty(q->r->pool, q->sc->popular_window);
+    }
+    return shop_send_json(q->r, 200, body);
+}
+
+/* For the status view: when the ranking was generated, 0 if never. */
+apr_time_t shop_popular_generated_at(void)
+{
+    return block && block->len ? __atomic_load_n(&block->generated_at,
+                                                 __ATOMIC_RELAXED) : 0;
+}

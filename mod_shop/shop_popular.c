@@ -1,0 +1,117 @@
+/*
+ * The popular ranking: rendering and the seqlock around its shared copy.
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <jansson.h>
+
+#include "shop_popular.h"
+#include "shop_json.h"
+
+static json_t *window_days(apr_interval_time_t window)
+{
+    apr_interval_time_t day = apr_time_from_sec(86400);
+
+    if (window % day == 0) {
+        return json_integer((json_int_t)(window / day));
+    }
+    return json_real((double)window / (double)day);
+}
+
+static const char *rfc3339(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t tm;
+
+    apr_time_exp_gmt(&tm, t);
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                        tm.tm_sec);
+}
+
+const char *shop_popular_render(apr_pool_t *p, apr_interval_time_t window,
+                                apr_time_t generated_at,
+                                const shop_popular_item *items, int count)
+{
+    json_t *list = json_array();
+    json_t *doc;
+    int i;
+
+    for (i = 0; i < count; i++) {
+        json_array_append_new(list, json_pack("{s:i, s:I, s:s, s:I, s:I, s:I}",
+            "rank", i + 1,
+            "product_id", (json_int_t)items[i].product_id,
+            "name", items[i].name,
+            "price", (json_int_t)items[i].price,
+            "stock", (json_int_t)items[i].stock,
+            "sold_quantity", (json_int_t)items[i].sold));
+    }
+    doc = json_pack("{s:o, s:s, s:o}", "window_days", window_days(window),
+                    "generated_at", rfc3339(p, generated_at), "items", list);
+    return shop_json_dump(p, shop_json_own(p, doc));
+}
+
+const char *shop_popular_render_empty(apr_pool_t *p, apr_interval_time_t window)
+{
+    json_t *doc = json_pack("{s:o, s:n, s:[]}", "window_days", window_days(window),
+                            "generated_at", "items");
+
+    return shop_json_dump(p, shop_json_own(p, doc));
+}
+
+int shop_popular_publish(shop_popular_block *b, const char *body,
+                         apr_size_t len, apr_time_t generated_at)
+{
+    if (len > SHOP_POPULAR_BODY_MAX) {
+        return 0;
+    }
+    /* seq odd: readers that start now, or overlap, retry. */
+    __atomic_store_n(&b->seq, b->seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    memcpy(b->body, body, len);
+    b->len = (apr_uint32_t)len;
+    b->generated_at = generated_at;
+    __atomic_store_n(&b->seq, b->seq + 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
+const char *shop_popular_read(apr_pool_t *p, const shop_popular_block *b,
+                              apr_size_t *len, apr_time_t *generated_at)
+{
+    char *copy = NULL;
+    apr_size_t cap = 0;
+
+    for (;;) {
+        apr_uint32_t before = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
+        apr_size_t n;
+
+        if (before & 1) {
+            apr_thread_yield();     /* the writer may be preempted */
+            continue;
+        }
+        n = b->len;
+        if (n == 0 || n > SHOP_POPULAR_BODY_MAX) {
+            return NULL;
+        }
+        if (n + 1 > cap) {
+            cap = n + 1;
+            copy = apr_palloc(p, cap);
+        }
+        memcpy(copy, b->body, n);
+        *generated_at = b->generated_at;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&b->seq, __ATOMIC_RELAXED) == before) {
+            copy[n] = '\0';
+            *len = n;
+            return copy;
+        }
+    }
+}
+
+void shop_popular_recover(shop_popular_block *b)
+{
+    if ((b->seq & 1) || b->len > SHOP_POPULAR_BODY_MAX) {
+        memset(b, 0, sizeof(*b));
+    }
+}

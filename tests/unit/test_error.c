@@ -1,0 +1,186 @@
+/*
+ * Unit tests of shop_error.c: the error table and its HTTP mapping.
+ */
+#include "unit.h"
+
+#include <ctype.h>
+
+#include "shop_error.h"
+
+static void test_every_code_is_well_formed(void **state)
+{
+    int e;
+
+    (void)state;
+    for (e = SHOP_OK; e < SHOP_E__COUNT; e++) {
+        const shop_err_info *info = shop_err_get((shop_err)e);
+        const char *c;
+
+        assert_non_null(info);
+        assert_non_null(info->code);
+        assert_non_null(info->title);
+        if (info->code[0] == '\0' || info->title[0] == '\0') {
+            fail_msg("error %d has an empty code or title", e);
+        }
+        /* codes are UPPER_SNAKE_CASE identifiers */
+        for (c = info->code; *c; c++) {
+            if (!(isupper((unsigned char)*c) || *c == '_')) {
+                fail_msg("error %d: code \"%s\" is not UPPER_SNAKE", e, info->code);
+            }
+        }
+        if (e == SHOP_OK) {
+            assert_int_equal(info->status, 200);
+        }
+        else if (info->status < 400 || info->status > 599) {
+            fail_msg("error %d (%s): status %d is not 4xx/5xx", e, info->code,
+                     info->status);
+        }
+    }
+}
+
+static void test_codes_are_unique(void **state)
+{
+    int a, b;
+
+    (void)state;
+    for (a = SHOP_OK; a < SHOP_E__COUNT; a++) {
+        for (b = a + 1; b < SHOP_E__COUNT; b++) {
+            if (strcmp(shop_err_get((shop_err)a)->code,
+                       shop_err_get((shop_err)b)->code) == 0) {
+                fail_msg("errors %d and %d share the code %s", a, b,
+                         shop_err_get((shop_err)a)->code);
+            }
+        }
+    }
+}
+
+static void test_out_of_range_is_internal(void **state)
+{
+    const shop_err_info *internal = shop_err_get(SHOP_E_INTERNAL);
+    static const int values[] = {-1, -1000, SHOP_E__COUNT, SHOP_E__COUNT + 1, 1000,
+                                 0x7fffffff, (int)0x80000000u};
+    apr_size_t i;
+
+    (void)state;
+    assert_string_equal(internal->code, "INTERNAL_ERROR");
+    assert_int_equal(internal->status, 500);
+    for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        const shop_err_info *info = shop_err_get((shop_err)values[i]);
+        assert_non_null(info);
+        assert_ptr_equal(info, internal);
+        assert_string_equal(info->code, "INTERNAL_ERROR");
+        assert_int_equal(info->status, 500);
+    }
+}
+
+static void test_type_uri(void **state)
+{
+    apr_pool_t *p = UNIT_POOL(state);
+    int e;
+
+    assert_string_equal(shop_err_type_uri(p, SHOP_E_SOLD_OUT),
+                        "https://errors.mod-shop.dev/sold_out");
+    assert_string_equal(shop_err_type_uri(p, SHOP_E_INVALID_REQUEST),
+                        "https://errors.mod-shop.dev/invalid_request");
+    assert_string_equal(shop_err_type_uri(p, SHOP_E_INTERNAL),
+                        "https://errors.mod-shop.dev/internal_error");
+    assert_string_equal(shop_err_type_uri(p, (shop_err)SHOP_E__COUNT),
+                        "https://errors.mod-shop.dev/internal_error");
+    assert_string_equal(shop_err_type_uri(p, (shop_err)-1),
+                        "https://errors.mod-shop.dev/internal_error");
+
+    /* every code: the prefix, then the code lower-cased */
+    for (e = SHOP_OK; e < SHOP_E__COUNT; e++) {
+        const char *code = shop_err_get((shop_err)e)->code;
+        char *want = apr_pstrcat(p, "https://errors.mod-shop.dev/", code, NULL);
+        char *c;
+        for (c = want + strlen("https://errors.mod-shop.dev/"); *c; c++) {
+            *c = (char)tolower((unsigned char)*c);
+        }
+        assert_string_equal(shop_err_type_uri(p, (shop_err)e), want);
+    }
+    /* the table itself is not lower-cased in place */
+    assert_string_equal(shop_err_get(SHOP_E_SOLD_OUT)->code, "SOLD_OUT");
+}
+
+/* The API spec's mapping of codes to statuses. */
+static void test_spec_mapping(void **state)
+{
+    static const struct {
+        shop_err e;
+        const char *code;
+        int status;
+    } spec[] = {
+        {SHOP_E_INVALID_REQUEST,        "INVALID_REQUEST",        400},
+        {SHOP_E_INVALID_AMOUNT,         "INVALID_AMOUNT",         422},
+        {SHOP_E_USER_NOT_FOUND,         "USER_NOT_FOUND",         404},
+        {SHOP_E_PRODUCT_NOT_FOUND,      "PRODUCT_NOT_FOUND",      404},
+        {SHOP_E_BALANCE_LIMIT_EXCEEDED, "BALANCE_LIMIT_EXCEEDED", 409},
+        {SHOP_E_OUT_OF_STOCK,           "OUT_OF_STOCK",           409},
+        {SHOP_E_ORDER_NOT_PAYABLE,      "ORDER_NOT_PAYABLE",      409},
+        {SHOP_E_COUPON_NOT_APPLICABLE,  "COUPON_NOT_APPLICABLE",  409},
+        {SHOP_E_INSUFFICIENT_POINTS,    "INSUFFICIENT_POINTS",    409},
+        {SHOP_E_ORDER_NOT_CANCELLABLE,  "ORDER_NOT_CANCELLABLE",  409},
+        {SHOP_E_COUPON_NOT_FOUND,       "COUPON_NOT_FOUND",       404},
+        {SHOP_E_ALREADY_ISSUED,         "ALREADY_ISSUED",         409},
+        {SHOP_E_SOLD_OUT,               "SOLD_OUT",               409},
+        {SHOP_E_COUPON_NOT_ISSUABLE,    "COUPON_NOT_ISSUABLE",    422},
+        {SHOP_E_IDEMPOTENCY_KEY_REUSED, "IDEMPOTENCY_KEY_REUSED", 422},
+        {SHOP_E_NOT_FOUND,              "NOT_FOUND",              404},
+        {SHOP_E_METHOD_NOT_ALLOWED,     "METHOD_NOT_ALLOWED",     405},
+        {SHOP_E_PAYLOAD_TOO_LARGE,      "PAYLOAD_TOO_LARGE",      413},
+        {SHOP_E_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", 415},
+        {SHOP_E_UNAUTHENTICATED,        "UNAUTHENTICATED",        401},
+        {SHOP_E_FORBIDDEN,              "FORBIDDEN",              403},
+        {SHOP_E_SERVICE_UNAVAILABLE,    "SERVICE_UNAVAILABLE",    503},
+        {SHOP_E_INTERNAL,               "INTERNAL_ERROR",         500},
+    };
+    apr_size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(spec) / sizeof(spec[0]); i++) {
+        const shop_err_info *info = shop_err_get(spec[i].e);
+        if (strcmp(info->code, spec[i].code) != 0 || info->status != spec[i].status) {
+            fail_msg("error %d: got %s/%d, spec says %s/%d", (int)spec[i].e,
+                     info->code, info->status, spec[i].code, spec[i].status);
+        }
+    }
+    /* not in the spec's table, but 4xx and named */
+    assert_string_equal(shop_err_get(SHOP_E_ORDER_NOT_FOUND)->code, "ORDER_NOT_FOUND");
+    assert_int_equal(shop_err_get(SHOP_E_ORDER_NOT_FOUND)->status, 404);
+    assert_string_equal(shop_err_get(SHOP_E_LOGIN_TAKEN)->code, "LOGIN_TAKEN");
+    assert_int_equal(shop_err_get(SHOP_E_LOGIN_TAKEN)->status, 409);
+}
+
+static void test_from_code_round_trip(void **state)
+{
+    int e;
+
+    (void)state;
+    for (e = SHOP_OK; e < SHOP_E__COUNT; e++) {
+        const char *code = shop_err_get((shop_err)e)->code;
+        if ((int)shop_err_from_code(code) != e) {
+            fail_msg("shop_err_from_code(\"%s\") = %d, want %d", code,
+                     (int)shop_err_from_code(code), e);
+        }
+    }
+    assert_int_equal(shop_err_from_code("NO_SUCH_CODE"), SHOP_E_INTERNAL);
+    assert_int_equal(shop_err_from_code(""), SHOP_E_INTERNAL);
+    assert_int_equal(shop_err_from_code("sold_out"), SHOP_E_INTERNAL);
+    assert_int_equal(shop_err_from_code("SOLD_OUT "), SHOP_E_INTERNAL);
+    assert_int_equal(shop_err_from_code("SOLD"), SHOP_E_INTERNAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_every_code_is_well_formed),
+        UNIT_TEST(test_codes_are_unique),
+        UNIT_TEST(test_out_of_range_is_internal),
+        UNIT_TEST(test_type_uri),
+        UNIT_TEST(test_spec_mapping),
+        UNIT_TEST(test_from_code_round_trip),
+    };
+
+    return UNIT_RUN("shop_error", tests);
+}
