@@ -168,7 +168,8 @@ static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     if (shop_shm_create(pconf, s) != APR_SUCCESS
         || shop_expiry_start(pconf, s) != APR_SUCCESS
-        || shop_popular_start(pconf, s) != APR_SUCCESS) {
+        || shop_popular_start(pconf, s) != APR_SUCCESS
+        || shop_relay_start(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;

@@ -208,6 +208,7 @@ PGresult *shop_job_query(shop_job *job, const char *sql, int nparams,
 
 apr_status_t shop_expiry_start(apr_pool_t *pconf, server_rec *s);
 apr_status_t shop_popular_start(apr_pool_t *pconf, server_rec *s);
+apr_status_t shop_relay_start(apr_pool_t *pconf, server_rec *s);
 int shop_products_popular(shop_req *q);
 apr_time_t shop_popular_generated_at(void);
 

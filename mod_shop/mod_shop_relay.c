@@ -1,0 +1,137 @@
+/*
+ * The outbox relay: delivers ORDER_PAID and ORDER_CANCELLED events to
+ * ShopPlatformURL, at least once, in the background.
+ *
+ * Events are written in the payment's own transaction (sql/), so none is
+ * lost.  The relay leases a batch (next_attempt_at pushed past the time a
+ * send can take, FOR UPDATE SKIP LOCKED, so two relays never share an
+ * event), POSTs each with `Idempotency-Key: <event_id>`, and marks it
+ * delivered, or schedules a retry with capped exponential backoff.  If
+ * the child dies mid-send the lease runs out and the event is sent again:
+ * a duplicate is only ever a retry of the same event_id.  No request
+ * thread ever waits for the platform.
+ */
+#include <curl/curl.h>
+
+#include "mod_shop.h"
+
+#define RELAY_TICK apr_time_from_msec(250)
+#define RELAY_BATCH "50"
+
+#define LEASE_SQL \
+    "UPDATE outbox o SET next_attempt_at = now() + $2::bigint * interval '1 microsecond'" \
+    "  FROM (SELECT id FROM outbox WHERE delivered_at IS NULL" \
+    "          AND next_attempt_at <= now() ORDER BY id LIMIT $1::int" \
+    "          FOR UPDATE SKIP LOCKED) due" \
+    " WHERE o.id = due.id RETURNING o.id, o.event_id, o.payload::text, o.attempts"
+
+#define DELIVERED_SQL \
+    "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1," \
+    " last_error = NULL WHERE id = $1::bigint"
+
+/* Backoff: 1 s doubling per failed attempt, capped at ShopPlatformRetryMax. */
+#define FAILED_SQL \
+    "UPDATE outbox SET attempts = attempts + 1, last_error = $2::text," \
+    " next_attempt_at = now() + least($3::bigint," \
+    "     1000000 * power(2, least(attempts, 40))::bigint) * interval '1 microsecond'" \
+    " WHERE id = $1::bigint"
+
+static size_t discard_body(char *data, size_t size, size_t n, void *ctx)
+{
+    (void)data; (void)ctx;
+    return size * n;
+}
+
+/* One POST; NULL on a 2xx, else what went wrong.  *transport: no answer. */
+static const char *post_event(apr_pool_t *p, const shop_srv_cfg *sc,
+                              const char *event_id, const char *payload,
+                              int *transport)
+{
+    CURL *curl = curl_easy_init();
+    struct curl_slist *headers = NULL;
+    long status = 0;
+    CURLcode rc;
+
+    *transport = 1;
+    if (curl == NULL) {
+        return "curl_easy_init failed";
+    }
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers,
+                                apr_pstrcat(p, "Idempotency-Key: ", event_id, NULL));
+    curl_easy_setopt(curl, CURLOPT_URL, sc->platform_url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)apr_time_as_msec(sc->platform_timeout));
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)apr_time_as_msec(sc->platform_timeout));
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
+    rc = curl_easy_perform(curl);
+    if (rc == CURLE_OK) {
+        *transport = 0;
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    if (rc != CURLE_OK) {
+        return apr_pstrdup(p, curl_easy_strerror(rc));
+    }
+    return status >= 200 && status < 300 ? NULL
+           : apr_psprintf(p, "HTTP %ld", status);
+}
+
+static void record(shop_job *job, apr_pool_t *p, const char *id, const char *error)
+{
+    const shop_srv_cfg *sc = ap_get_module_config(job->s->module_config, &shop_module);
+    const char *params[3] = { id, error, shop_i64(p, sc->platform_retry_max) };
+
+    PQclear(shop_job_query(job, error ? FAILED_SQL : DELIVERED_SQL,
+                           error ? 3 : 1, params));
+}
+
+static void relay_run(shop_job *job, apr_pool_t *p)
+{
+    const shop_srv_cfg *sc = ap_get_module_config(job->s->module_config, &shop_module);
+    /* Sends start only during the first timeout of the lease, so each one
+     * ends before the lease does, and a crashed relay's events come back
+     * within seconds. */
+    const char *params[2] = { RELAY_BATCH,
+                              shop_i64(p, 2 * sc->platform_timeout + apr_time_from_sec(2)) };
+    apr_time_t started = apr_time_now();
+    PGresult *res;
+    int i, n, transport = 0;
+
+    if (sc->platform_url == NULL
+        || (res = shop_job_query(job, LEASE_SQL, 2, params)) == NULL) {
+        return;
+    }
+    n = PQntuples(res);
+    for (i = 0; i < n && !transport
+                && apr_time_now() - started < sc->platform_timeout; i++) {
+        const char *id = PQgetvalue(res, i, 0);
+        const char *error = post_event(p, sc, PQgetvalue(res, i, 1),
+                                       PQgetvalue(res, i, 2), &transport);
+        record(job, p, id, error);
+        if (error) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, job->s, "mod_shop: event %s"
+                         " not delivered: %s", PQgetvalue(res, i, 1), error);
+        }
+    }
+    /* What is left of the batch (after a transport failure: the receiver is
+     * likely down) waits for its lease to run out. */
+    PQclear(res);
+}
+
+apr_status_t shop_relay_start(apr_pool_t *pconf, server_rec *s)
+{
+    shop_job *job = apr_pcalloc(pconf, sizeof(*job));
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "mod_shop: curl_global_init failed");
+        return APR_EGENERAL;
+    }
+    job->name = "relay";
+    job->interval = RELAY_TICK;
+    job->run = relay_run;
+    return shop_job_start(pconf, s, job);
+}
