@@ -69,9 +69,9 @@ json_t *shop_problem_doc(apr_pool_t *p, shop_err e, const char *detail)
                             "title", info->title,
                             "status", info->status,
                             "code", info->code);
+    json_t *text = detail ? json_string(detail) : NULL;
 
-    if (doc && detail) {
-        json_object_set_new(doc, "detail", json_string(detail));
-    }
+    /* Always a detail; the title when none was given (or it was not UTF-8). */
+    json_object_set_new(doc, "detail", text ? text : json_string(info->title));
     return shop_json_own(p, doc);
 }

@@ -74,6 +74,17 @@ shop_err shop_json_int(apr_pool_t *p, const json_t *obj, const char *key,
     return SHOP_OK;
 }
 
+/* Characters, not bytes: jansson has already checked the UTF-8. */
+static apr_size_t utf8_chars(const char *s, apr_size_t len)
+{
+    apr_size_t i, n = 0;
+
+    for (i = 0; i < len; i++) {
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    }
+    return n;
+}
+
 shop_err shop_json_string(apr_pool_t *p, const json_t *obj, const char *key,
                           int required, apr_size_t max_len,
                           const char **out, const char **detail)
@@ -90,7 +101,8 @@ shop_err shop_json_string(apr_pool_t *p, const json_t *obj, const char *key,
         return SHOP_E_INVALID_REQUEST;
     }
     len = json_string_length(v);
-    if (len == 0 || len > max_len || memchr(json_string_value(v), 0, len)) {
+    if (len == 0 || utf8_chars(json_string_value(v), len) > max_len
+        || memchr(json_string_value(v), 0, len)) {
         *detail = apr_psprintf(p, "field '%s' must be 1..%" APR_SIZE_T_FMT
                                " characters", key, max_len);
         return SHOP_E_INVALID_REQUEST;

@@ -292,12 +292,11 @@ static void test_problem_doc_without_detail(void **state)
     json_t *doc = shop_problem_doc(p, SHOP_E_NOT_FOUND, NULL);
 
     assert_non_null(doc);
-    assert_int_equal(json_object_size(doc), 4);
-    assert_null(json_object_get(doc, "detail"));
+    assert_int_equal(json_object_size(doc), 5);
     assert_string_equal(shop_json_dump(p, doc),
                         "{\"type\":\"https://errors.mod-shop.dev/not_found\","
                         "\"title\":\"No such route\",\"status\":404,"
-                        "\"code\":\"NOT_FOUND\"}");
+                        "\"code\":\"NOT_FOUND\",\"detail\":\"No such route\"}");
 }
 
 static void test_problem_doc_every_code(void **state)
@@ -357,6 +356,8 @@ static void test_problem_doc_non_ascii_detail(void **state)
     assert_int_equal(json_integer_value(json_object_get(bad, "status")), 400);
     assert_string_equal(json_string_value(json_object_get(bad, "code")),
                         "INVALID_REQUEST");
+    assert_string_equal(json_string_value(json_object_get(bad, "detail")),
+                        "Invalid request");
 }
 
 int main(void)

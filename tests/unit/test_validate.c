@@ -324,7 +324,12 @@ static void test_json_string_rejects(void **state)
     expect_string_rejected(p, o, "t", 200);
     expect_string_rejected(p, o, "arr", 200);
     expect_string_rejected(p, o, "obj", 200);
-    expect_string_rejected(p, o, "utf", 1);     /* 2 bytes > 1 */
+    expect_string_rejected(p, o, "long", 3);
+    {   /* limits count characters: "é" is 2 bytes but 1 character */
+        const char *out = NULL, *detail = NULL;
+        assert_int_equal(shop_json_string(p, o, "utf", 1, 1, &out, &detail), SHOP_OK);
+        assert_string_equal(out, "\xc3\xa9");
+    }
 }
 
 static void test_json_string_rejects_embedded_nul(void **state)

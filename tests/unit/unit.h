@@ -5,9 +5,7 @@
  * with its own sub-pool (passed as *state) that is destroyed after it, so
  * pool cleanups (shop_json_own) run inside the test group and any json_t
  * that is not released shows up in the LeakSanitizer report.
- *
- * Tests that document a bug in the pure code are named test_BUG_* and
- * print a "KNOWN BUG" line before asserting the correct behaviour.
+
  */
 #ifndef SHOP_UNIT_H
 #define SHOP_UNIT_H
@@ -75,18 +73,6 @@ static inline int unit_teardown(void **state)
 #define UNIT_RUN(name, tests) \
     cmocka_run_group_tests_name(name, tests, unit_group_setup, unit_group_teardown)
 
-/*
- * Announces a test that pins down a bug of the code under test.  Such a
- * test fails until the bug is fixed; SHOP_UNIT_SKIP_KNOWN_BUGS=1 in the
- * environment skips it instead (to see the rest of the suite green).
- */
-#define UNIT_KNOWN_BUG(msg)                                  \
-    do {                                                     \
-        print_message("KNOWN BUG: %s\n", (msg));             \
-        if (getenv("SHOP_UNIT_SKIP_KNOWN_BUGS") != NULL) {   \
-            skip();                                          \
-        }                                                    \
-    } while (0)
 
 /*
  * Runs fn(arg) in a forked child.  The tests are built with

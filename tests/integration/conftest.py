@@ -1,0 +1,328 @@
+"""Integration-test harness: a private mod_shop stack for the whole session.
+
+The session fixture `stack` starts PostgreSQL and httpd through
+scripts/shopctl in a fresh state directory (/tmp/shop-test.XXXXXX) on a free
+loopback port, with the schema and the demo data loaded, and stops both BY PID
+at the end of the session, whatever happened. Set SHOP_KEEP_STATE=1 to keep
+the state directory (logs, cluster) for a post-mortem.
+
+Interface (what the test modules use):
+
+    stack.base                  'http://127.0.0.1:PORT/api'  (main httpd)
+    stack.port, stack.state, stack.root, stack.pgsock  (state/root: pathlib.Path)
+    stack.psql(sql) -> str      psql -X -At -v ON_ERROR_STOP=1 as postgres on db
+                                shop; stdout stripped; raises PsqlError
+    stack.pg_stop()             stop PostgreSQL (fast shutdown); httpd keeps running
+    stack.pg_start()            start the same cluster again (no migrations/demo)
+    stack.error_log() -> str    the main httpd's error log
+    stack.pg_log() -> str       PostgreSQL's log
+    stack.main                  the main httpd as an HttpdInstance (see below)
+    stack.httpd(conf, name)     context manager: an ADDITIONAL httpd on the same
+                                PostgreSQL, on a free port, with the directives
+                                in `conf` included after the defaults; yields an
+                                HttpdInstance; stopped by PID on exit. Raises
+                                ShopctlError (with .output) if it does not start.
+    stack.configtest(conf) -> (ok, output)
+                                apache2 -t of the default config plus `conf`
+                                (for directive validation tests); starts nothing
+    stack.htpasswd(user, password) -> str
+                                adds/updates a user in <state>/htpasswd (basic
+                                auth file readable by www-data), returns its path
+
+    HttpdInstance: .base, .port, .name, .dir (Path), .error_log() -> str,
+                   .pid (int or None), .stop(), .start()  (same port and conf:
+                   use stop()+start() to test a restart; os.kill(inst.pid,
+                   signal.SIGUSR1) for a graceful restart)
+"""
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOPCTL = ROOT / "scripts" / "shopctl"
+
+# Variables of shopctl that must not leak from the caller's environment into
+# the private stack (e.g. a developer's SHOP_STATE for `make run`).
+_SHOP_ENV = ("SHOP_STATE", "SHOP_PORT", "SHOP_CONF_DIR", "SHOP_NO_DEMO", "SHOP_HTTPD_DIR")
+
+
+class ShopctlError(RuntimeError):
+    """scripts/shopctl failed; .output holds what it printed (stdout+stderr)."""
+
+    def __init__(self, args, rc, output):
+        super().__init__(f"scripts/shopctl {' '.join(args)} exited {rc}:\n{output}")
+        self.rc = rc
+        self.output = output
+
+
+class PsqlError(RuntimeError):
+    pass
+
+
+# --- process helpers (no `kill -0`: PID 1 here reaps lazily, LOCAL-STACK §6.8) ---
+
+def _pid_alive(pid, comm=None):
+    """True if pid is a live (non-zombie) process, named `comm` if given."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    if stat[stat.rindex(")") + 2] == "Z":
+        return False
+    if comm is not None:
+        try:
+            return Path(f"/proc/{pid}/comm").read_text().strip() == comm
+        except FileNotFoundError:
+            return False
+    return True
+
+
+def _wait_gone(pid, timeout):
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _children(pid):
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                out.append(int(d.name))
+    return out
+
+
+def _read_pid(pidfile):
+    try:
+        return int(Path(pidfile).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _stop_by_pid(pid, comm, sig, timeout):
+    """Signal pid (if it is a live `comm`) and wait; escalate to SIGKILL of it
+    and its children if it does not exit. Returns False if it had to escalate."""
+    if pid is None or not _pid_alive(pid, comm):
+        return True
+    kids = _children(pid)
+    os.kill(pid, sig)
+    if _wait_gone(pid, timeout):
+        return True
+    for p in [pid] + kids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGKILL)
+    _wait_gone(pid, 10)
+    return False
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _read(path):
+    try:
+        return Path(path).read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+# --- the stack ----------------------------------------------------------------
+
+class HttpdInstance:
+    """One httpd run by shopctl with its own directory, port and config."""
+
+    def __init__(self, stack, name, port, directory, conf_dir=None):
+        self.stack = stack
+        self.name = name
+        self.port = port
+        self.dir = Path(directory)
+        self.conf_dir = conf_dir
+        self.base = f"http://127.0.0.1:{port}/api"
+
+    def _env(self):
+        env = {"SHOP_PORT": str(self.port), "SHOP_HTTPD_DIR": str(self.dir)}
+        if self.conf_dir is not None:
+            env["SHOP_CONF_DIR"] = str(self.conf_dir)
+        return env
+
+    @property
+    def pid(self):
+        pid = _read_pid(self.dir / "run" / "httpd.pid")
+        return pid if pid is not None and _pid_alive(pid, "apache2") else None
+
+    def start(self):
+        self.stack.shopctl("httpd-start", env=self._env())
+
+    def stop(self):
+        """Stop by PID from the PidFile (TERM, poll until gone)."""
+        pid = _read_pid(self.dir / "run" / "httpd.pid")
+        if not _stop_by_pid(pid, "apache2", signal.SIGTERM, 30):
+            raise RuntimeError(f"httpd {self.name} (pid {pid}) needed SIGKILL")
+
+    def error_log(self):
+        return _read(self.dir / "logs" / "error_log")
+
+    def __repr__(self):
+        return f"<HttpdInstance {self.name} {self.base} pid={self.pid}>"
+
+
+class Stack:
+    def __init__(self):
+        self.root = ROOT
+        self.state = Path(tempfile.mkdtemp(prefix="shop-test.", dir="/tmp"))
+        # mkdtemp makes 0700; postgres and www-data (httpd children) must pass.
+        self.state.chmod(0o755)
+        self.pgsock = self.state / "pgsock"
+        self.main = HttpdInstance(self, "main", _free_port(), self.state / "httpd")
+        self.port = self.main.port
+        self.base = self.main.base
+        self._extra = {}
+
+    # -- plumbing
+    def shopctl(self, *args, env=None):
+        """Run scripts/shopctl with this stack's SHOP_STATE; raise ShopctlError."""
+        e = {k: v for k, v in os.environ.items() if k not in _SHOP_ENV}
+        e["SHOP_STATE"] = str(self.state)
+        e.update(env or {})
+        # Output to a file, not a pipe: the daemons it starts must not keep a
+        # pipe open that we would wait on.
+        with tempfile.TemporaryFile(mode="w+") as out:
+            rc = subprocess.call([str(SHOPCTL), *args], env=e, stdout=out,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            out.seek(0)
+            text = out.read()
+        print(text, end="")   # shown by pytest when a test fails
+        if rc != 0:
+            raise ShopctlError(args, rc, text)
+        return text
+
+    def start(self):
+        self.shopctl("pg-start")
+        self.main.start()
+
+    def teardown(self):
+        problems = []
+        for inst in list(self._extra.values()):
+            try:
+                inst.stop()
+            except Exception as ex:  # noqa: BLE001 - keep stopping the rest
+                problems.append(str(ex))
+        try:
+            self.main.stop()
+        except Exception as ex:  # noqa: BLE001
+            problems.append(str(ex))
+        pg = _read_pid(self.state / "pg" / "postmaster.pid")
+        if not _stop_by_pid(pg, "postgres", signal.SIGINT, 60):
+            problems.append(f"PostgreSQL (pid {pg}) needed SIGKILL")
+        if os.environ.get("SHOP_KEEP_STATE") == "1":
+            print(f"\nshop test state kept in {self.state}")
+        else:
+            shutil.rmtree(self.state, ignore_errors=True)
+        if problems:
+            raise RuntimeError("; ".join(problems))
+
+    # -- database
+    def psql(self, sql):
+        r = subprocess.run(
+            ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", str(self.pgsock),
+             "-p", "5432", "-U", "postgres", "-d", "shop", "-c", sql],
+            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise PsqlError(f"psql failed ({r.returncode}): {r.stderr.strip()}\nSQL: {sql}")
+        return r.stdout.strip()
+
+    def pg_stop(self):
+        self.shopctl("pg-stop")
+
+    def pg_start(self):
+        self.shopctl("pg-start", "--no-migrate")
+
+    def pg_log(self):
+        return _read(self.state / "pglog" / "pg.log")
+
+    # -- httpd
+    def error_log(self):
+        return self.main.error_log()
+
+    @contextlib.contextmanager
+    def httpd(self, conf, name):
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name == "main":
+            raise ValueError(f"bad instance name {name!r}")
+        if name in self._extra:
+            raise ValueError(f"httpd instance {name!r} is already running")
+        idir = self.state / f"httpd-{name}"
+        cdir = self.state / f"conf-{name}"
+        shutil.rmtree(idir, ignore_errors=True)
+        shutil.rmtree(cdir, ignore_errors=True)
+        cdir.mkdir()
+        (cdir / "extra.conf").write_text(conf + "\n")
+        inst = HttpdInstance(self, name, _free_port(), idir, cdir)
+        self._extra[name] = inst
+        try:
+            inst.start()
+            yield inst
+        finally:
+            try:
+                inst.stop()
+            finally:
+                del self._extra[name]
+
+    def configtest(self, conf):
+        """(ok, output) of `apache2 -t` on the default config plus `conf`."""
+        n = len(list(self.state.glob("configtest-*")))
+        cdir = self.state / f"configtest-{n}" / "conf"
+        cdir.mkdir(parents=True)
+        (cdir / "extra.conf").write_text(conf + "\n")
+        try:
+            out = self.shopctl("httpd-configtest", env={
+                "SHOP_HTTPD_DIR": str(cdir.parent / "httpd"),
+                "SHOP_CONF_DIR": str(cdir), "SHOP_PORT": str(self.port)})
+            return True, out
+        except ShopctlError as ex:
+            return False, ex.output
+
+    def htpasswd(self, user, password):
+        path = self.state / "htpasswd"
+        args = ["htpasswd", "-b"] + ([] if path.exists() else ["-c"])
+        subprocess.run(args + [str(path), user, password], check=True,
+                       capture_output=True, stdin=subprocess.DEVNULL)
+        path.chmod(0o644)      # read by the httpd children (www-data)
+        return str(path)
+
+
+def _sigterm_to_interrupt(signum, frame):
+    # A killed test run (timeout, CI) still runs the fixture teardown.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config):
+    signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    s = Stack()
+    try:
+        s.start()
+        yield s
+    finally:
+        s.teardown()

@@ -1,0 +1,207 @@
+"""A small HTTP client for the mod_shop integration tests (standard library only).
+
+    request(method, url, body=None, headers=None, raw=None, timeout=10) -> Response
+    parallel(n, fn, timeout=60) -> [fn(0), ..., fn(n-1)]
+    new_user(stack, login_prefix='u', login=None) -> user id
+    new_product(stack, name, price, stock) -> product id
+    charge(stack, uid, amount, headers=None) -> Response
+
+`stack` in the helpers is anything with a `.base` attribute (the `stack` fixture,
+an extra instance from `stack.httpd(...)`) or a base URL string.
+"""
+
+import http.client
+import json
+import threading
+import time
+import urllib.parse
+import uuid
+
+__all__ = ["Response", "Headers", "request", "parallel", "new_user",
+           "new_product", "charge"]
+
+
+class Headers(dict):
+    """Response headers with case-insensitive lookup (keys stored lower-case).
+
+    Repeated headers are joined with ", " (as HTTP allows), except Set-Cookie
+    which keeps only the last value.
+    """
+
+    def __init__(self, items=()):
+        super().__init__()
+        for k, v in items:
+            k = k.lower()
+            if k in self and k != "set-cookie":
+                v = super().__getitem__(k) + ", " + v
+            super().__setitem__(k, v)
+
+    def __getitem__(self, k):
+        return super().__getitem__(k.lower())
+
+    def __contains__(self, k):
+        return isinstance(k, str) and super().__contains__(k.lower())
+
+    def get(self, k, default=None):
+        return super().get(k.lower(), default)
+
+
+class Response:
+    """status (int), headers (Headers), body (bytes), json (parsed body or None)."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self):
+        text = self.body[:300].decode("utf-8", "replace")
+        return f"<Response {self.status} {self.headers.get('content-type')} {text!r}>"
+
+
+# Inside parallel(): per-thread connections and the start barrier.
+_tls = threading.local()
+
+
+def _split(url):
+    u = urllib.parse.urlsplit(url)
+    if u.scheme != "http":
+        raise ValueError(f"only http:// URLs are supported: {url}")
+    target = u.path or "/"
+    if u.query:
+        target += "?" + u.query
+    return u.hostname, u.port or 80, target
+
+
+def request(method, url, body=None, headers=None, raw=None, timeout=10):
+    """Send one request and read the whole response.
+
+    body: a JSON-able value, sent JSON-encoded with Content-Type: application/json.
+    raw:  bytes sent as they are; the caller sets Content-Type (if any).
+    headers: extra request headers; they override the defaults (so a test can
+    send a JSON body with another Content-Type).
+
+    Every call uses a new connection (Connection: close), so no request ever
+    meets a keep-alive connection the server has just dropped. Inside a
+    parallel() worker the thread's first request opens its connection, then
+    waits on the shared barrier, then sends, so all threads fire together.
+    No retries: a dropped connection is an error the test should see.
+    """
+    host, port, target = _split(url)
+    hdrs = {"Connection": "close"}
+    data = None
+    if raw is not None:
+        if body is not None:
+            raise ValueError("give body or raw, not both")
+        data = raw
+    elif body is not None:
+        data = json.dumps(body).encode()
+        hdrs["Content-Type"] = "application/json"
+    if headers:
+        hdrs.update(headers)
+
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        if getattr(_tls, "barrier", None) is not None and not _tls.started:
+            conn.connect()          # connected before the start signal
+            _await_start()
+        conn.request(method, target, body=data, headers=hdrs)
+        r = conn.getresponse()
+        return Response(r.status, Headers(r.getheaders()), r.read())
+    finally:
+        conn.close()
+
+
+def _await_start():
+    """In a parallel() worker: block at the barrier (once per worker)."""
+    barrier = getattr(_tls, "barrier", None)
+    if barrier is not None and not _tls.started:
+        _tls.started = True
+        barrier.wait()
+
+
+def parallel(n, fn, timeout=60):
+    """Run fn(i) for i in range(n) on n threads, truly concurrently.
+
+    Each thread has its OWN HTTP connection: the first request() inside fn
+    opens it, then waits on a shared threading.Barrier, so the first requests
+    of all threads are sent together once every connection is established
+    (later requests of the same fn open connections of their own). A thread
+    whose fn does no request still passes the barrier when fn ends.
+    Returns the results in index order; re-raises the exception of the first
+    failing index (after all threads finished); TimeoutError if the threads do
+    not finish within `timeout` seconds.
+    """
+    barrier = threading.Barrier(n, timeout=timeout)
+    results = [None] * n
+    errors = [None] * n
+
+    def worker(i):
+        _tls.barrier = barrier
+        _tls.started = False
+        try:
+            results[i] = fn(i)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+            errors[i] = e
+        finally:
+            try:
+                _await_start()       # never leave the others waiting
+            except threading.BrokenBarrierError:
+                pass
+            _tls.barrier = None
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True,
+                                name=f"parallel-{i}") for i in range(n)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() for t in threads):
+        barrier.abort()
+        raise TimeoutError(f"parallel({n}): threads still running after {timeout} s")
+    for e in errors:
+        if e is not None:
+            raise e
+    return results
+
+
+# --- API helpers ------------------------------------------------------------
+
+def _base(stack):
+    return stack if isinstance(stack, str) else stack.base
+
+
+def _created(resp, what):
+    if resp.status != 201 or not isinstance(resp.json, dict) or "id" not in resp.json:
+        raise AssertionError(f"creating {what} failed: {resp!r}")
+    return resp.json["id"]
+
+
+def new_user(stack, login_prefix="u", login=None):
+    """POST {base}/admin/users {"login"} -> the new user's id.
+
+    The login is login_prefix + 12 random hex digits, unique per call, unless
+    `login` is given (tests of ShopUserAuth remote-user need to know it).
+    """
+    if login is None:
+        login = f"{login_prefix}{uuid.uuid4().hex[:12]}"
+    r = request("POST", f"{_base(stack)}/admin/users", {"login": login})
+    return _created(r, f"user {login!r}")
+
+
+def new_product(stack, name, price, stock):
+    """POST {base}/admin/products {"name","price","stock"} -> the new product's id."""
+    r = request("POST", f"{_base(stack)}/admin/products",
+                {"name": name, "price": price, "stock": stock})
+    return _created(r, f"product {name!r}")
+
+
+def charge(stack, uid, amount, headers=None):
+    """POST {base}/users/{uid}/points/charge {"amount"} -> the Response (not checked)."""
+    return request("POST", f"{_base(stack)}/users/{uid}/points/charge",
+                   {"amount": amount}, headers=headers)

@@ -1,0 +1,130 @@
+"""ShopUserAuth remote-user: only the user whose login httpd authenticated may act."""
+
+import base64
+import uuid
+
+import pytest
+
+from shopclient import charge, new_user, request
+from test_errors import assert_problem, ledger
+
+
+def basic(user, password):
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@pytest.fixture(scope="module")
+def basic_auth(stack):
+    """An extra httpd whose /api/users needs basic auth, and two users in it.
+
+    Yields (instance, [(uid, login, password), ...]); a third htpasswd user
+    ("stranger") has no shop user at all.
+    """
+    tag = uuid.uuid4().hex[:8]
+    people = []
+    for who in ("owner", "other"):
+        login, password = f"{who}.{tag}@example", f"pw-{who}-{tag}"
+        uid = new_user(stack, login=login)
+        stack.htpasswd(login, password)
+        people.append((uid, login, password))
+    stranger = (f"stranger{tag}", "pw-stranger")
+    path = stack.htpasswd(*stranger)
+    conf = f"""
+<Location "/api/users">
+    AuthType Basic
+    AuthName shop
+    AuthBasicProvider file
+    AuthUserFile "{path}"
+    Require valid-user
+    ShopUserAuth remote-user
+</Location>
+"""
+    with stack.httpd(conf, "remote-user") as inst:
+        yield inst, people, stranger
+
+
+def test_owner_may_read_and_charge(stack, basic_auth):
+    inst, [(uid, login, pw), _], _ = basic_auth
+    before = ledger(stack, uid)
+    auth = basic(login, pw)
+    r = request("GET", f"{inst.base}/users/{uid}/points", headers=auth)
+    assert r.status == 200, r
+    assert r.json == {"user_id": uid, "balance": before[0]}
+    r = charge(inst, uid, 500, headers=auth)
+    assert r.status == 200, r
+    assert r.json == {"user_id": uid, "charged": 500, "balance": before[0] + 500}
+    r = request("GET", f"{inst.base}/users/{uid}/points/history", headers=auth)
+    assert r.status == 200, r
+    assert r.json["items"][0]["amount"] == 500
+    assert ledger(stack, uid) == (before[0] + 500, before[1] + 1, before[2] + 500)
+
+
+def test_another_users_id_is_403(stack, basic_auth):
+    inst, [(owner, login, pw), (other, _, _)], _ = basic_auth
+    auth = basic(login, pw)
+    before = ledger(stack, other)
+    assert_problem(request("GET", f"{inst.base}/users/{other}/points", headers=auth),
+                   403, "FORBIDDEN")
+    assert_problem(charge(inst, other, 500, headers=auth), 403, "FORBIDDEN")
+    assert_problem(request("GET", f"{inst.base}/users/{other}/points/history", headers=auth),
+                   403, "FORBIDDEN")
+    assert ledger(stack, other) == before
+
+
+def test_authenticated_login_without_a_shop_user_is_refused(stack, basic_auth):
+    inst, [(owner, _, _), _], (login, pw) = basic_auth
+    before = ledger(stack, owner)
+    r = charge(inst, owner, 500, headers=basic(login, pw))
+    assert_problem(r, 403, "FORBIDDEN")
+    assert ledger(stack, owner) == before
+
+
+def test_unknown_user_id_is_never_served(stack, basic_auth):
+    inst, [(_, login, pw), _], _ = basic_auth
+    missing = int(stack.psql("SELECT coalesce(max(id), 0) + 1000 FROM users"))
+    r = request("GET", f"{inst.base}/users/{missing}/points", headers=basic(login, pw))
+    assert_problem(r, (403, 404), ("FORBIDDEN", "USER_NOT_FOUND"))
+
+
+@pytest.mark.parametrize("headers", [{}, "wrong-password"], ids=["none", "wrong-password"])
+def test_no_valid_credentials_is_401(stack, basic_auth, headers):
+    inst, [(uid, login, _), _], _ = basic_auth
+    if headers == "wrong-password":
+        headers = basic(login, "not-the-password")
+    before = ledger(stack, uid)
+    r = request("GET", f"{inst.base}/users/{uid}/points", headers=headers)
+    assert r.status == 401, r
+    assert r.headers.get("www-authenticate", "").startswith("Basic")
+    r = charge(inst, uid, 500, headers=headers)
+    assert r.status == 401, r
+    assert ledger(stack, uid) == before
+
+
+def test_routes_outside_users_stay_open(stack, basic_auth):
+    inst, _, _ = basic_auth
+    r = request("GET", f"{inst.base}/products")
+    assert r.status == 200, r
+
+
+def test_the_main_server_still_lets_anyone_act(stack, basic_auth):
+    # ShopUserAuth is per Location of the extra server; the main one is "none"
+    _, [(uid, _, _), _], _ = basic_auth
+    assert request("GET", f"{stack.base}/users/{uid}/points").status == 200
+
+
+def test_without_an_authenticated_user_mod_shop_answers_401(stack):
+    # remote-user mode where httpd does not authenticate anyone: r->user is
+    # NULL, and mod_shop itself must refuse.
+    uid = new_user(stack)
+    conf = '<Location "/api/users">\n    ShopUserAuth remote-user\n</Location>\n'
+    with stack.httpd(conf, "remote-user-noauth") as inst:
+        r = request("GET", f"{inst.base}/users/{uid}/points")
+        assert_problem(r, 401, "UNAUTHENTICATED")
+        r = charge(inst, uid, 500)
+        assert_problem(r, 401, "UNAUTHENTICATED")
+        # credentials that nothing checks do not make a user either
+        r = charge(inst, uid, 500, headers=basic("whoever", "x"))
+        assert_problem(r, 401, "UNAUTHENTICATED")
+        assert request("GET", f"{inst.base}/products").status == 200
+    assert ledger(stack, uid) == (0, 0, 0)
