@@ -82,8 +82,10 @@ typedef struct {
 } shop_db;
 
 int shop_db_init(void);     /* post_config: finds mod_dbd */
+const dbd_cfg_t *shop_dbd_cfg(server_rec *s);  /* DBDParams, DBDMax... */
 shop_dbrc shop_db_open(request_rec *r, shop_db **out);
 void shop_db_close(shop_db *db);
+apr_uint32_t shop_db_in_use(void);    /* this child's borrowed connections */
 shop_dbrc shop_db_begin(shop_db *db);
 shop_dbrc shop_db_commit(shop_db *db);
 void shop_db_rollback(shop_db *db);
@@ -172,6 +174,7 @@ int shop_admin_user_create(shop_req *q);
 int shop_admin_product_create(shop_req *q);
 int shop_admin_product_update(shop_req *q);
 int shop_admin_coupon_create(shop_req *q);
+int shop_admin_status(shop_req *q);
 int shop_orders_create(shop_req *q);
 int shop_orders_list(shop_req *q);
 int shop_orders_get(shop_req *q);

@@ -13,6 +13,8 @@
  */
 #include <string.h>
 
+#include <apr_atomic.h>
+
 #include "mod_shop.h"
 
 #define CONN_STATE_KEY "mod_shop.conn_state"
@@ -23,7 +25,22 @@ struct shop_conn_state {
 };
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
+static apr_uint32_t conns_in_use;      /* this child's borrowed connections */
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
+
+/* mod_dbd keeps its server config private; its first member is the
+ * dbd_cfg_t that mod_dbd.h publishes (the layout of httpd 2.2 and 2.4). */
+typedef struct {
+    dbd_cfg_t *cfg;
+} dbd_svr_cfg;
+
+const dbd_cfg_t *shop_dbd_cfg(server_rec *s)
+{
+    module *dbd = ap_find_linked_module("mod_dbd.c");
+    dbd_svr_cfg *svr = dbd ? ap_get_module_config(s->module_config, dbd) : NULL;
+
+    return svr ? svr->cfg : NULL;
+}
 
 int shop_db_init(void)
 {
@@ -41,7 +58,13 @@ static apr_status_t db_release(void *data)
         db->in_tx = 0;
     }
     dbd_close_fn(db->r->server, db->dbd);
+    apr_atomic_dec32(&conns_in_use);
     return APR_SUCCESS;
+}
+
+apr_uint32_t shop_db_in_use(void)
+{
+    return apr_atomic_read32(&conns_in_use);
 }
 
 static apr_status_t result_release(void *data)
@@ -81,6 +104,7 @@ shop_dbrc shop_db_open(request_rec *r, shop_db **out)
                       "mod_shop: no database connection available");
         return SHOP_DB_DOWN;
     }
+    apr_atomic_inc32(&conns_in_use);
     db = apr_pcalloc(r->pool, sizeof(*db));
     db->r = r;
     db->dbd = dbd;

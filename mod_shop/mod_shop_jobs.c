@@ -10,18 +10,11 @@
 
 #include "mod_shop.h"
 
-/* mod_dbd keeps its server config private; its first member is the
- * dbd_cfg_t that mod_dbd.h publishes (the layout of httpd 2.2 and 2.4). */
-typedef struct {
-    dbd_cfg_t *cfg;
-} dbd_svr_cfg;
-
 static const char *dbd_params(server_rec *s)
 {
-    module *dbd = ap_find_linked_module("mod_dbd.c");
-    dbd_svr_cfg *svr = dbd ? ap_get_module_config(s->module_config, dbd) : NULL;
+    const dbd_cfg_t *cfg = shop_dbd_cfg(s);
 
-    return svr && svr->cfg && svr->cfg->params ? svr->cfg->params : NULL;
+    return cfg ? cfg->params : NULL;
 }
 
 PGconn *shop_job_conn(shop_job *job)

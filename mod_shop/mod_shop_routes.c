@@ -28,6 +28,7 @@ const shop_route_entry shop_routes[] = {
     {{POST,  "/admin/products"},                 shop_admin_product_create, 0, SHOP_BODY_REQUIRED},
     {{PATCH, "/admin/products/{productId}"},     shop_admin_product_update, 0, SHOP_BODY_REQUIRED},
     {{POST,  "/admin/coupons"},                  shop_admin_coupon_create,  0, SHOP_BODY_REQUIRED},
+    {{GET,   "/admin/status"},                   shop_admin_status,         0, SHOP_BODY_NONE},
 };
 
 const apr_size_t shop_routes_count = sizeof(shop_routes) / sizeof(shop_routes[0]);

@@ -136,6 +136,13 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
     [SQL_ADMIN_COUPON_CREATE] = {"shop_admin_coupon_create",
         "SELECT shop_create_coupon($1::text, $2::text, $3::bigint, $4::bigint,"
         " $5::bigint, $6::int, $7::timestamptz, $8::timestamptz, $9::int)", 9},
+
+    /* The backlog, through the partial index on undelivered events. */
+    [SQL_STATUS_OUTBOX] = {"shop_status_outbox",
+        "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::bigint,"
+        "       (SELECT last_error FROM outbox WHERE delivered_at IS NULL"
+        "          AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1)"
+        "  FROM outbox WHERE delivered_at IS NULL", 0},
 };
 
 const shop_sql_def *shop_sql_get(shop_sql id)

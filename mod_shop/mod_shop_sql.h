@@ -28,6 +28,7 @@ typedef enum {
     SQL_COUPON_ISSUE,
     SQL_USER_COUPONS,
     SQL_ADMIN_COUPON_CREATE,
+    SQL_STATUS_OUTBOX,
     SQL__COUNT
 } shop_sql;
 

@@ -75,3 +75,13 @@ json_t *shop_problem_doc(apr_pool_t *p, shop_err e, const char *detail)
     json_object_set_new(doc, "detail", text ? text : json_string(info->title));
     return shop_json_own(p, doc);
 }
+
+const char *shop_rfc3339(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t tm;
+
+    apr_time_exp_gmt(&tm, t);
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                        tm.tm_sec);
+}

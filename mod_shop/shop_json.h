@@ -6,6 +6,7 @@
 #define SHOP_JSON_H
 
 #include <apr_pools.h>
+#include <apr_time.h>
 #include <jansson.h>
 
 #include "shop_error.h"
@@ -22,5 +23,8 @@ shop_err shop_json_parse_object(apr_pool_t *p, const char *buf, apr_size_t len,
 
 /* RFC 9457 body for e; `detail` may be NULL. Owned by p. */
 json_t *shop_problem_doc(apr_pool_t *p, shop_err e, const char *detail);
+
+/* RFC 3339 UTC, whole seconds: "2026-11-24T10:00:00Z". */
+const char *shop_rfc3339(apr_pool_t *p, apr_time_t t);
 
 #endif

@@ -20,16 +20,6 @@ static json_t *window_days(apr_interval_time_t window)
     return json_real((double)window / (double)day);
 }
 
-static const char *rfc3339(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t tm;
-
-    apr_time_exp_gmt(&tm, t);
-    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                        tm.tm_sec);
-}
-
 const char *shop_popular_render(apr_pool_t *p, apr_interval_time_t window,
                                 apr_time_t generated_at,
                                 const shop_popular_item *items, int count)
@@ -48,7 +38,7 @@ const char *shop_popular_render(apr_pool_t *p, apr_interval_time_t window,
             "sold_quantity", (json_int_t)items[i].sold));
     }
     doc = json_pack("{s:o, s:s, s:o}", "window_days", window_days(window),
-                    "generated_at", rfc3339(p, generated_at), "items", list);
+                    "generated_at", shop_rfc3339(p, generated_at), "items", list);
     return shop_json_dump(p, shop_json_own(p, doc));
 }
 
