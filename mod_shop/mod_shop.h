@@ -147,6 +147,16 @@ int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx);
 /* Serves a user-scoped list statement: see mod_shop_tx.c. */
 int shop_serve_user_page(shop_req *q, shop_sql sql);
 
+typedef struct {
+    shop_sql sql;
+    const char *params[2];
+    shop_err not_found;
+    int page;           /* rows of (id, json), one page, instead of one json */
+} shop_lookup;
+
+/* Serves a read of one resource: see mod_shop_tx.c. */
+int shop_serve_lookup(shop_req *q, const shop_lookup *l);
+
 /* ---- handlers ----------------------------------------------------------- */
 
 typedef int (*shop_handler_fn)(shop_req *q);

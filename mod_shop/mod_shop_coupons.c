@@ -13,34 +13,16 @@ typedef struct {
 } coupon_ctx;
 
 /* GET /coupons/{couponId} */
-static shop_dbrc get_work(shop_req *q, void *ctx, shop_resp *out)
-{
-    coupon_ctx *c = ctx;
-    const char *params[1] = { shop_i64(q->r->pool, c->coupon_id) };
-    PGresult *res;
-    shop_dbrc rc = shop_db_exec(q->db, SQL_COUPON_GET, params, &res);
-
-    if (rc != SHOP_DB_OK) {
-        return rc;
-    }
-    if (PQntuples(res) == 0) {
-        shop_resp_err(out, q->r, SHOP_E_COUPON_NOT_FOUND, NULL);
-        return SHOP_DB_OK;
-    }
-    out->status = 200;
-    out->text = PQgetvalue(res, 0, 0);
-    out->commit = 1;
-    return SHOP_DB_OK;
-}
-
 int shop_coupons_get(shop_req *q)
 {
-    coupon_ctx c;
+    apr_int64_t id;
+    shop_lookup l = { SQL_COUPON_GET, { NULL, NULL }, SHOP_E_COUPON_NOT_FOUND, 0 };
 
-    if (!shop_parse_id(q->params[0], &c.coupon_id)) {
+    if (!shop_parse_id(q->params[0], &id)) {
         return shop_send_problem(q->r, SHOP_E_COUPON_NOT_FOUND, NULL);
     }
-    return shop_run(q, SHOP_RUN_READ, get_work, &c);
+    l.params[0] = shop_i64(q->r->pool, id);
+    return shop_serve_lookup(q, &l);
 }
 
 /* POST /users/{userId}/coupons {"coupon_id"} */

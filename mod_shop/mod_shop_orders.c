@@ -76,68 +76,29 @@ int shop_orders_list(shop_req *q)
     return shop_serve_user_page(q, SQL_ORDERS_LIST);
 }
 
-/* GET /users/{userId}/orders/{orderId} */
-static shop_dbrc get_work(shop_req *q, void *ctx, shop_resp *out)
+/* GET /users/{userId}/orders/{orderId} and .../coupons (the user's coupons
+ * usable on it, each with its discount_amount). */
+static int serve_order_read(shop_req *q, shop_sql sql, int page)
 {
-    order_ctx *c = ctx;
-    const char *params[2] = {
-        shop_i64(q->r->pool, q->user_id), shop_i64(q->r->pool, c->order_id)
-    };
-    PGresult *res;
-    shop_dbrc rc = shop_db_exec(q->db, SQL_ORDER_GET, params, &res);
+    order_ctx c;
+    shop_lookup l = { sql, { NULL, NULL }, SHOP_E_ORDER_NOT_FOUND, page };
 
-    if (rc != SHOP_DB_OK) {
-        return rc;
+    if (!order_id_param(q, &c)) {
+        return order_not_found(q);
     }
-    if (PQntuples(res) == 0) {
-        shop_resp_err(out, q->r, SHOP_E_ORDER_NOT_FOUND, NULL);
-        return SHOP_DB_OK;
-    }
-    out->status = 200;
-    out->text = PQgetvalue(res, 0, 0);
-    out->commit = 1;
-    return SHOP_DB_OK;
+    l.params[0] = shop_i64(q->r->pool, q->user_id);
+    l.params[1] = shop_i64(q->r->pool, c.order_id);
+    return shop_serve_lookup(q, &l);
 }
 
 int shop_orders_get(shop_req *q)
 {
-    order_ctx c;
-
-    if (!order_id_param(q, &c)) {
-        return order_not_found(q);
-    }
-    return shop_run(q, SHOP_RUN_READ, get_work, &c);
-}
-
-/* GET /users/{userId}/orders/{orderId}/coupons */
-static shop_dbrc coupons_work(shop_req *q, void *ctx, shop_resp *out)
-{
-    order_ctx *c = ctx;
-    const char *params[2] = {
-        shop_i64(q->r->pool, q->user_id), shop_i64(q->r->pool, c->order_id)
-    };
-    PGresult *res;
-    shop_dbrc rc = shop_db_exec(q->db, SQL_ORDER_COUPONS, params, &res);
-
-    if (rc != SHOP_DB_OK) {
-        return rc;
-    }
-    if (PQntuples(res) == 0) {
-        shop_resp_err(out, q->r, SHOP_E_ORDER_NOT_FOUND, NULL);
-        return SHOP_DB_OK;
-    }
-    shop_resp_page(q, res, PQntuples(res), out);     /* one page: a user's few */
-    return SHOP_DB_OK;
+    return serve_order_read(q, SQL_ORDER_GET, 0);
 }
 
 int shop_orders_coupons(shop_req *q)
 {
-    order_ctx c;
-
-    if (!order_id_param(q, &c)) {
-        return order_not_found(q);
-    }
-    return shop_run(q, SHOP_RUN_READ, coupons_work, &c);
+    return serve_order_read(q, SQL_ORDER_COUPONS, 1);
 }
 
 /* POST /users/{userId}/orders/{orderId}/payment {"user_coupon_id"?} */

@@ -217,3 +217,36 @@ int shop_serve_user_page(shop_req *q, shop_sql sql)
     c.sql = sql;
     return shop_run(q, SHOP_RUN_READ, user_page_work, &c);
 }
+
+/*
+ * A read of one resource named by the path: the statement returns its
+ * JSON in column 0, or (page) rows of (id, json) that all fit on one
+ * page; no row means not_found.
+ */
+static shop_dbrc lookup_work(shop_req *q, void *ctx, shop_resp *out)
+{
+    const shop_lookup *l = ctx;
+    PGresult *res;
+    shop_dbrc rc = shop_db_exec(q->db, l->sql, l->params, &res);
+
+    if (rc != SHOP_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(res) == 0) {
+        shop_resp_err(out, q->r, l->not_found, NULL);
+    }
+    else if (l->page) {
+        shop_resp_page(q, res, PQntuples(res), out);
+    }
+    else {
+        out->status = 200;
+        out->text = PQgetvalue(res, 0, 0);
+        out->commit = 1;
+    }
+    return SHOP_DB_OK;
+}
+
+int shop_serve_lookup(shop_req *q, const shop_lookup *l)
+{
+    return shop_run(q, SHOP_RUN_READ, lookup_work, (void *)l);
+}
