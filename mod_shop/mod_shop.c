@@ -73,38 +73,67 @@ static int prepare_request(shop_req *q, const shop_route_entry *e)
     return DECLINED;    /* ready for the handler */
 }
 
-static shop_route_result route_under(shop_req *q, const char *path,
-                                     shop_route_match *m)
+/*
+ * The mount is the <Location> whose SetHandler made this request ours.
+ * httpd does not tell a handler that, so post_config maps each <Location>
+ * SetHandler expression to the section's path, and a request finds its
+ * mount through the expression its merged configuration carries (nested
+ * sections such as <Location /api/admin> inherit it from /api).  Any
+ * other place a handler can be set (regex sections, <Directory>) needs
+ * ShopMount.
+ */
+static apr_hash_t *handler_mounts;
+
+static void map_handler_mounts(apr_pool_t *pconf, server_rec *s)
 {
-    return shop_route_find(q->r->pool, shop_routes, shop_routes_count,
-                           sizeof(shop_route_entry), method_bit(q->r), path, m);
+    server_rec *vs;
+    int i;
+
+    handler_mounts = apr_hash_make(pconf);
+    for (vs = s; vs; vs = vs->next) {
+        core_server_config *csc = ap_get_core_module_config(vs->module_config);
+        ap_conf_vector_t **sections = (ap_conf_vector_t **)csc->sec_url->elts;
+
+        for (i = 0; i < csc->sec_url->nelts; i++) {
+            core_dir_config *dc = ap_get_core_module_config(sections[i]);
+            if (dc->expr_handler && dc->d && !dc->r) {
+                apr_hash_set(handler_mounts, apr_pmemdup(pconf, &dc->expr_handler,
+                             sizeof(dc->expr_handler)), sizeof(dc->expr_handler),
+                             dc->d);
+            }
+        }
+    }
 }
 
-/*
- * Finds the route and the path below the mount.  Without ShopMount, the
- * mount is the shortest prefix of the URI (cut at a '/') under which the
- * rest is a route, so "/api/admin/products/1" routes from "/api" even
- * though a nested <Location /api/admin> guards it.  httpd gives a handler
- * no way to learn which <Location> set it.
- */
+static const char *request_mount(const shop_req *q)
+{
+    core_dir_config *dc;
+
+    if (q->dc->mount) {
+        return q->dc->mount;
+    }
+    dc = ap_get_core_module_config(q->r->per_dir_config);
+    return dc->expr_handler ? apr_hash_get(handler_mounts, &dc->expr_handler,
+                                           sizeof(dc->expr_handler)) : NULL;
+}
+
+/* Finds the route of the path below the mount. */
 static shop_route_result find_route(shop_req *q, const char **path,
                                     shop_route_match *m)
 {
-    const char *uri = q->r->uri;
-    const char *slash;
-    shop_route_result res;
+    const char *mount = request_mount(q);
 
-    if (q->dc->mount) {
-        *path = relative_path(q->r, q->dc->mount);
-        return *path ? route_under(q, *path, m) : SHOP_ROUTE_NO_PATH;
+    if (mount == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "mod_shop: cannot tell "
+                      "where the API is mounted: set ShopMount");
+        return SHOP_ROUTE_NO_PATH;
     }
-    for (slash = strchr(uri, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *path = slash;
-        if ((res = route_under(q, slash, m)) != SHOP_ROUTE_NO_PATH) {
-            return res;
-        }
+    *path = relative_path(q->r, mount);
+    if (*path == NULL) {
+        return SHOP_ROUTE_NO_PATH;
     }
-    return SHOP_ROUTE_NO_PATH;
+    return shop_route_find(q->r->pool, shop_routes, shop_routes_count,
+                           sizeof(shop_route_entry), method_bit(q->r), *path, m);
 }
 
 static int shop_handler(request_rec *r)
@@ -161,6 +190,7 @@ static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         shop_srv_cfg_defaults(ap_get_module_config(vs->module_config,
                                                    &shop_module));
     }
+    map_handler_mounts(pconf, s);
     /* Shared memory and jobs belong to the real start, not the dry run
      * httpd makes of the configuration first. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {

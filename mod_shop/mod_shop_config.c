@@ -215,6 +215,6 @@ const command_rec shop_cmds[] = {
     AP_INIT_TAKE1("ShopUserAuth", set_user_auth, NULL, RSRC_CONF | ACCESS_CONF,
                   "none (default) or remote-user: r->user must be the login of {userId}"),
     AP_INIT_TAKE1("ShopMount", set_mount, NULL, ACCESS_CONF,
-                  "URL path the API routes are relative to; default: found from the request path"),
+                  "URL path the API routes are relative to; default: the <Location> that sets SetHandler shop"),
     {NULL}
 };
