@@ -117,6 +117,21 @@ static const char *request_mount(const shop_req *q)
                                            sizeof(dc->expr_handler)) : NULL;
 }
 
+/*
+ * Marks mod_shop's requests with X-Request-Id before authentication runs,
+ * so httpd's own 401/403 answers on the API carry it too.
+ */
+static int shop_header_parser(request_rec *r)
+{
+    core_dir_config *dc = ap_get_core_module_config(r->per_dir_config);
+
+    if (dc->expr_handler && handler_mounts
+        && apr_hash_get(handler_mounts, &dc->expr_handler, sizeof(dc->expr_handler))) {
+        apr_table_setn(r->err_headers_out, "X-Request-Id", shop_request_id(r));
+    }
+    return DECLINED;
+}
+
 /* Finds the route of the path below the mount. */
 static shop_route_result find_route(shop_req *q, const char **path,
                                     shop_route_match *m)
@@ -211,6 +226,7 @@ static void shop_register_hooks(apr_pool_t *p)
     /* Before mod_watchdog's post_config (APR_HOOK_LAST), which starts the
      * callbacks registered by then. */
     ap_hook_post_config(shop_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_header_parser(shop_header_parser, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(shop_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -89,6 +89,9 @@ apr_uint32_t shop_db_in_use(void);    /* this child's borrowed connections */
 shop_dbrc shop_db_begin(shop_db *db);
 shop_dbrc shop_db_commit(shop_db *db);
 void shop_db_rollback(shop_db *db);
+/* Inside a transaction: mark, and undo back to the mark. */
+shop_dbrc shop_db_savepoint(shop_db *db);
+shop_dbrc shop_db_undo_to_savepoint(shop_db *db);
 /* Runs a prepared statement; *res is released with the request pool. */
 shop_dbrc shop_db_exec(shop_db *db, shop_sql id, const char *const *params,
                        PGresult **res);

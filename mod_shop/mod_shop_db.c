@@ -250,6 +250,16 @@ shop_dbrc shop_db_commit(shop_db *db)
     return rc == SHOP_DB_OK ? SHOP_DB_FAIL : rc;
 }
 
+shop_dbrc shop_db_savepoint(shop_db *db)
+{
+    return classify(db, PQexec(db->conn, "SAVEPOINT shop_work"), NULL);
+}
+
+shop_dbrc shop_db_undo_to_savepoint(shop_db *db)
+{
+    return classify(db, PQexec(db->conn, "ROLLBACK TO SAVEPOINT shop_work"), NULL);
+}
+
 void shop_db_rollback(shop_db *db)
 {
     if (db->in_tx) {

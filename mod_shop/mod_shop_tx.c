@@ -2,7 +2,8 @@
  * shop_run: the one way handlers touch the database.
  *
  * It borrows a pooled connection, checks who may act for the user,
- * claims the Idempotency-Key, runs the handler's unit of work in a
+ * claims the Idempotency-Key (its answer, success or refusal, is stored in
+ * the same transaction as the work), runs the handler's unit of work in a
  * transaction when asked, retries serialization failures and deadlocks a
  * bounded number of times, releases the connection before the response
  * is written, and maps database trouble to 503/500.
@@ -100,6 +101,11 @@ static shop_dbrc authorize(shop_req *q, shop_resp *out)
     return SHOP_DB_OK;
 }
 
+/*
+ * With an Idempotency-Key the work runs after a savepoint: a refusal
+ * (a 4xx outcome of the work) is undone back to it, and the refusal
+ * itself is stored with the key, so a retry gets the first answer.
+ */
 static shop_dbrc run_once(shop_req *q, int tx, shop_work_fn work, void *ctx,
                           shop_resp *out)
 {
@@ -112,16 +118,23 @@ static shop_dbrc run_once(shop_req *q, int tx, shop_work_fn work, void *ctx,
     if (tx && (rc = shop_db_begin(q->db)) != SHOP_DB_OK) {
         return rc;
     }
-    if (q->idem_key && ((rc = idem_claim(q, out, &done)) != SHOP_DB_OK || done)) {
+    if (q->idem_key && ((rc = idem_claim(q, out, &done)) != SHOP_DB_OK || done
+                        || (rc = shop_db_savepoint(q->db)) != SHOP_DB_OK)) {
         shop_db_rollback(q->db);
         return rc;
     }
     rc = work(q, ctx, out);
-    if (rc != SHOP_DB_OK || !out->commit) {
+    if (rc == SHOP_DB_OK && !out->commit && q->idem_key) {
+        rc = shop_db_undo_to_savepoint(q->db);
+    }
+    else if (rc != SHOP_DB_OK || !out->commit) {
         shop_db_rollback(q->db);
         return rc;
     }
-    if (q->idem_key && (rc = idem_store(q, out)) != SHOP_DB_OK) {
+    if (rc == SHOP_DB_OK && q->idem_key) {
+        rc = idem_store(q, out);
+    }
+    if (rc != SHOP_DB_OK) {
         shop_db_rollback(q->db);
         return rc;
     }
