@@ -224,9 +224,7 @@ static shop_dbrc coupon_create_work(shop_req *q, void *ctx, shop_resp *out)
     if (rc != SHOP_DB_OK) {
         return rc;
     }
-    out->status = 201;
-    out->text = PQgetvalue(res, 0, 0);
-    out->commit = 1;
+    shop_resp_text(q, out, 201, PQgetvalue(res, 0, 0));
     return SHOP_DB_OK;
 }
 

@@ -238,8 +238,13 @@ void shop_resp_page(shop_req *q, PGresult *res, int limit, shop_resp *out)
     APR_ARRAY_PUSH(parts, const char *) = "],\"next_cursor\":";
     APR_ARRAY_PUSH(parts, const char *) = next;
     APR_ARRAY_PUSH(parts, const char *) = "}";
-    out->status = 200;
-    out->text = apr_array_pstrcat(p, parts, 0);
+    shop_resp_text(q, out, 200, apr_array_pstrcat(p, parts, 0));
+}
+
+void shop_resp_text(shop_req *q, shop_resp *out, int status, const char *text)
+{
+    out->status = status;
+    out->text = shop_json_compact(q->r->pool, text);
     out->err = SHOP_OK;
     out->commit = 1;
 }
@@ -256,10 +261,7 @@ void shop_resp_outcome(shop_req *q, PGresult *res, int ok_status, shop_resp *out
     json_t *extra;
 
     if (strcmp(outcome, "OK") == 0) {
-        out->status = ok_status;
-        out->text = detail;
-        out->err = SHOP_OK;
-        out->commit = 1;
+        shop_resp_text(q, out, ok_status, detail);
         return;
     }
     shop_resp_err(out, q->r, shop_err_from_code(outcome), NULL);

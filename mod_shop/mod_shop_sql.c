@@ -27,7 +27,7 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
      * history; no row at all means no such user. */
     [SQL_POINTS_HISTORY] = {"shop_points_history",
         "SELECT h.id, h.j FROM users u LEFT JOIN LATERAL"
-        "       (SELECT ph.id, jsonb_build_object('id', ph.id, 'type', ph.type,"
+        "       (SELECT ph.id, json_build_object('id', ph.id, 'type', ph.type,"
         "               'amount', ph.amount, 'balance_after', ph.balance_after,"
         "               'order_id', ph.order_id,"
         "               'created_at', shop_ts(ph.created_at)) AS j"
@@ -107,17 +107,15 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
     /* The user's coupons usable on an unpaid order, best discount first. */
     [SQL_ORDER_COUPONS] = {"shop_order_coupons",
         "SELECT o.id, x.j FROM orders o LEFT JOIN LATERAL"
-        "       (SELECT shop_user_coupon_json(uc, c) || jsonb_build_object("
-        "                 'discount_amount', shop_discount(c.discount_type,"
-        "                  c.discount_value, c.max_discount, o.total_amount)) AS j,"
+        "       (SELECT shop_user_coupon_json(uc, c, d.amount) AS j, d.amount, uc.id"
+        "          FROM user_coupons uc JOIN coupons c ON c.id = uc.coupon_id,"
         "               shop_discount(c.discount_type, c.discount_value,"
-        "                  c.max_discount, o.total_amount) AS d, uc.id AS ucid"
-        "          FROM user_coupons uc JOIN coupons c ON c.id = uc.coupon_id"
+        "                             c.max_discount, o.total_amount) AS d (amount)"
         "         WHERE uc.user_id = o.user_id AND uc.status = 'AVAILABLE'"
         "           AND uc.expires_at > now() AND o.total_amount >= c.min_order_amount"
         "           AND o.status = 'AWAITING_PAYMENT') x ON true"
         " WHERE o.id = $2::bigint AND o.user_id = $1::bigint"
-        " ORDER BY x.d DESC, x.ucid", 2},
+        " ORDER BY x.amount DESC, x.id", 2},
 
     [SQL_COUPON_GET] = {"shop_coupon_get",
         "SELECT shop_coupon_json(c) FROM coupons c WHERE c.id = $1::bigint", 1},

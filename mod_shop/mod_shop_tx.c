@@ -252,9 +252,7 @@ static shop_dbrc lookup_work(shop_req *q, void *ctx, shop_resp *out)
         shop_resp_page(q, res, PQntuples(res), out);
     }
     else {
-        out->status = 200;
-        out->text = PQgetvalue(res, 0, 0);
-        out->commit = 1;
+        shop_resp_text(q, out, 200, PQgetvalue(res, 0, 0));
     }
     return SHOP_DB_OK;
 }

@@ -85,3 +85,10 @@ const char *shop_rfc3339(apr_pool_t *p, apr_time_t t)
                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                         tm.tm_sec);
 }
+
+const char *shop_json_compact(apr_pool_t *p, const char *text)
+{
+    json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+
+    return j ? shop_json_dump(p, shop_json_own(p, j)) : text;
+}

@@ -24,6 +24,10 @@ shop_err shop_json_parse_object(apr_pool_t *p, const char *buf, apr_size_t len,
 /* RFC 9457 body for e; `detail` may be NULL. Owned by p. */
 json_t *shop_problem_doc(apr_pool_t *p, shop_err e, const char *detail);
 
+/* JSON text (from PostgreSQL) in the compact ASCII form of every other
+ * response, member order kept; the text itself if it does not parse. */
+const char *shop_json_compact(apr_pool_t *p, const char *text);
+
 /* RFC 3339 UTC, whole seconds: "2026-11-24T10:00:00Z". */
 const char *shop_rfc3339(apr_pool_t *p, apr_time_t t);
 

@@ -119,20 +119,20 @@ AS $$
 $$;
 
 -- An order's items as JSON, for responses and events.
-CREATE FUNCTION shop_order_items(p_order_id bigint) RETURNS jsonb
+CREATE FUNCTION shop_order_items(p_order_id bigint) RETURNS json
     LANGUAGE sql STABLE
 AS $$
-    SELECT coalesce(jsonb_agg(jsonb_build_object('product_id', product_id,
+    SELECT coalesce(json_agg(json_build_object('product_id', product_id,
                               'quantity', quantity, 'unit_price', unit_price)
-                              ORDER BY product_id), '[]'::jsonb)
+                              ORDER BY product_id), '[]'::json)
       FROM order_items WHERE order_id = p_order_id
 $$;
 
 -- The order as the API shows it.
-CREATE FUNCTION shop_order_json(o orders) RETURNS jsonb
+CREATE FUNCTION shop_order_json(o orders) RETURNS json
     LANGUAGE sql STABLE
 AS $$
-    SELECT jsonb_build_object(
+    SELECT json_build_object(
         'order_id', o.id, 'user_id', o.user_id, 'status', o.status,
         'total_amount', o.total_amount, 'discount_amount', o.discount_amount,
         'paid_amount', o.paid_amount, 'user_coupon_id', o.user_coupon_id,
@@ -145,7 +145,7 @@ CREATE FUNCTION shop_event(p_type text, o orders) RETURNS void
     LANGUAGE sql
 AS $$
     INSERT INTO outbox (event_id, type, order_id, payload)
-    SELECT e, p_type, o.id, jsonb_build_object(
+    SELECT e, p_type, o.id, json_build_object(
                'event_id', e, 'type', p_type, 'order_id', o.id,
                'user_id', o.user_id, 'items', shop_order_items(o.id),
                'total_amount', o.total_amount,
@@ -175,7 +175,7 @@ $$;
 -- committed), PRODUCT_NOT_FOUND, USER_NOT_FOUND (nothing recorded).
 CREATE FUNCTION shop_create_order(p_user_id bigint, p_product_ids bigint[],
                                   p_quantities bigint[], p_hold interval,
-                                  OUT outcome text, OUT detail jsonb)
+                                  OUT outcome text, OUT detail json)
     LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -196,7 +196,7 @@ BEGIN
     GET DIAGNOSTICS v_found = ROW_COUNT;
     IF v_found <> cardinality(p_product_ids) THEN
         outcome := 'PRODUCT_NOT_FOUND';
-        SELECT jsonb_agg(x) INTO detail FROM unnest(p_product_ids) AS x
+        SELECT json_agg(x) INTO detail FROM unnest(p_product_ids) AS x
          WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.id = x AND p.on_sale);
         RETURN;
     END IF;
@@ -218,10 +218,10 @@ BEGIN
         UPDATE orders SET failure_reason = 'OUT_OF_STOCK'
          WHERE id = v_order.id RETURNING * INTO v_order;
         outcome := 'OUT_OF_STOCK';
-        detail := jsonb_build_object('order_id', v_order.id, 'order_status', 'FAILED',
+        detail := json_build_object('order_id', v_order.id, 'order_status', 'FAILED',
                       'total_amount', v_order.total_amount,
                       'items', shop_order_items(v_order.id),
-                      'out_of_stock', to_jsonb(v_short));
+                      'out_of_stock', to_json(v_short));
         RETURN;
     END IF;
 
@@ -243,7 +243,7 @@ $$;
 -- INSUFFICIENT_POINTS.
 CREATE FUNCTION shop_pay_order(p_user_id bigint, p_order_id bigint,
                                p_user_coupon_id bigint,
-                               OUT outcome text, OUT detail jsonb)
+                               OUT outcome text, OUT detail json)
     LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -261,7 +261,7 @@ BEGIN
     END IF;
     IF v_order.status <> 'AWAITING_PAYMENT' OR v_order.expires_at <= now() THEN
         outcome := 'ORDER_NOT_PAYABLE';
-        detail := jsonb_build_object('order_id', v_order.id, 'order_status',
+        detail := json_build_object('order_id', v_order.id, 'order_status',
                       CASE WHEN v_order.status = 'AWAITING_PAYMENT'
                            THEN 'EXPIRED' ELSE v_order.status END);
         RETURN;
@@ -278,7 +278,7 @@ BEGIN
            OR v_coupon.expires_at <= now()
            OR v_order.total_amount < v_coupon.min_order_amount THEN
             outcome := 'COUPON_NOT_APPLICABLE';
-            detail := jsonb_build_object('order_id', v_order.id,
+            detail := json_build_object('order_id', v_order.id,
                           'user_coupon_id', p_user_coupon_id,
                           'reason', CASE WHEN NOT FOUND THEN 'NOT_OWNED'
                                          WHEN v_coupon.status <> 'AVAILABLE' THEN 'USED'
@@ -295,7 +295,7 @@ BEGIN
      WHERE id = p_user_id AND balance >= v_paid RETURNING balance INTO v_balance;
     IF NOT FOUND THEN
         outcome := 'INSUFFICIENT_POINTS';
-        SELECT jsonb_build_object('order_id', v_order.id,
+        SELECT json_build_object('order_id', v_order.id,
                    'order_status', v_order.status, 'required', v_paid,
                    'balance', balance) INTO detail
           FROM users WHERE id = p_user_id;
@@ -315,7 +315,7 @@ BEGIN
      WHERE id = v_order.id RETURNING * INTO v_order;
     PERFORM shop_event('ORDER_PAID', v_order);
     outcome := 'OK';
-    detail := jsonb_build_object('order_id', v_order.id, 'status', v_order.status,
+    detail := json_build_object('order_id', v_order.id, 'status', v_order.status,
                   'total_amount', v_order.total_amount,
                   'discount_amount', v_discount, 'paid_amount', v_paid,
                   'balance', v_balance, 'paid_at', shop_ts(v_order.paid_at));
@@ -327,7 +327,7 @@ $$;
 -- ORDER_CANCELLED event).  Outcomes: OK, ORDER_NOT_FOUND,
 -- ORDER_NOT_CANCELLABLE.
 CREATE FUNCTION shop_cancel_order(p_user_id bigint, p_order_id bigint,
-                                  OUT outcome text, OUT detail jsonb)
+                                  OUT outcome text, OUT detail json)
     LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -342,7 +342,7 @@ BEGIN
     END IF;
     IF v_order.status NOT IN ('AWAITING_PAYMENT', 'PAID') THEN
         outcome := 'ORDER_NOT_CANCELLABLE';
-        detail := jsonb_build_object('order_id', v_order.id,
+        detail := json_build_object('order_id', v_order.id,
                                      'order_status', v_order.status);
         RETURN;
     END IF;
@@ -366,7 +366,7 @@ BEGIN
         PERFORM shop_event('ORDER_CANCELLED', v_order);
     END IF;
     outcome := 'OK';
-    detail := jsonb_build_object('order_id', v_order.id, 'status', v_order.status,
+    detail := json_build_object('order_id', v_order.id, 'status', v_order.status,
                   'refunded_amount', CASE WHEN v_order.paid_at IS NULL THEN 0
                                           ELSE v_order.paid_amount END);
 END
@@ -399,7 +399,7 @@ $$;
 -- Outcomes: OK, USER_NOT_FOUND, COUPON_NOT_FOUND, COUPON_NOT_ISSUABLE,
 -- ALREADY_ISSUED, SOLD_OUT.
 CREATE FUNCTION shop_issue_coupon(p_user_id bigint, p_coupon_id bigint,
-                                  OUT outcome text, OUT detail jsonb)
+                                  OUT outcome text, OUT detail json)
     LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -414,7 +414,7 @@ BEGIN
     END IF;
     IF now() < v_coupon.issue_starts_at OR now() >= v_coupon.issue_ends_at THEN
         outcome := 'COUPON_NOT_ISSUABLE';
-        detail := jsonb_build_object('issue_starts_at', shop_ts(v_coupon.issue_starts_at),
+        detail := json_build_object('issue_starts_at', shop_ts(v_coupon.issue_starts_at),
                                      'issue_ends_at', shop_ts(v_coupon.issue_ends_at));
         RETURN;
     END IF;
@@ -458,7 +458,7 @@ BEGIN
         RETURN;
     END;
     outcome := 'OK';
-    detail := jsonb_build_object('user_coupon_id', v_uc.id, 'coupon_id', v_coupon.id,
+    detail := json_build_object('user_coupon_id', v_uc.id, 'coupon_id', v_coupon.id,
                   'name', v_coupon.name, 'discount_type', v_coupon.discount_type,
                   'discount_value', v_coupon.discount_value,
                   'max_discount', v_coupon.max_discount,
@@ -469,10 +469,10 @@ END
 $$;
 
 -- A campaign as the API shows it; remaining counts the free slots.
-CREATE FUNCTION shop_coupon_json(c coupons) RETURNS jsonb
+CREATE FUNCTION shop_coupon_json(c coupons) RETURNS json
     LANGUAGE sql STABLE
 AS $$
-    SELECT jsonb_build_object(
+    SELECT json_build_object(
         'id', c.id, 'name', c.name, 'discount_type', c.discount_type,
         'discount_value', c.discount_value, 'max_discount', c.max_discount,
         'min_order_amount', c.min_order_amount,
@@ -483,11 +483,17 @@ AS $$
         'issue_ends_at', shop_ts(c.issue_ends_at), 'valid_days', c.valid_days)
 $$;
 
--- A user coupon as the API shows it, with its derived status.
-CREATE FUNCTION shop_user_coupon_json(uc user_coupons, c coupons) RETURNS jsonb
+-- A user coupon as the API shows it, with its derived status, and (on the
+-- coupons usable on an order) what it takes off that order.
+CREATE FUNCTION shop_user_coupon_json(uc user_coupons, c coupons,
+                                      p_discount bigint DEFAULT NULL) RETURNS json
     LANGUAGE sql STABLE
 AS $$
-    SELECT jsonb_build_object(
+    SELECT CASE WHEN p_discount IS NULL THEN j
+                -- the object is ours and ends in '}': append one member
+                ELSE (left(j::text, -1) || ', "discount_amount" : ' || p_discount || '}')::json
+           END
+      FROM json_build_object(
         'user_coupon_id', uc.id, 'coupon_id', c.id, 'name', c.name,
         'discount_type', c.discount_type, 'discount_value', c.discount_value,
         'max_discount', c.max_discount, 'min_order_amount', c.min_order_amount,
@@ -495,14 +501,14 @@ AS $$
                        WHEN uc.expires_at <= now() THEN 'EXPIRED'
                        ELSE 'AVAILABLE' END,
         'order_id', uc.order_id, 'issued_at', shop_ts(uc.issued_at),
-        'expires_at', shop_ts(uc.expires_at), 'used_at', shop_ts(uc.used_at))
+        'expires_at', shop_ts(uc.expires_at), 'used_at', shop_ts(uc.used_at)) AS j
 $$;
 
 -- Creates a campaign with its slots.
 CREATE FUNCTION shop_create_coupon(p_name text, p_type text, p_value bigint,
                                    p_max bigint, p_min bigint, p_quantity int,
                                    p_starts timestamptz, p_ends timestamptz,
-                                   p_valid_days int) RETURNS jsonb
+                                   p_valid_days int) RETURNS json
     LANGUAGE plpgsql
 AS $$
 DECLARE
