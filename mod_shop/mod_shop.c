@@ -124,9 +124,14 @@ static const char *request_mount(const shop_req *q)
 static int shop_header_parser(request_rec *r)
 {
     core_dir_config *dc = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *handler;
 
-    if (dc->expr_handler && handler_mounts
-        && apr_hash_get(handler_mounts, &dc->expr_handler, sizeof(dc->expr_handler))) {
+    if (dc->expr_handler == NULL) {
+        return DECLINED;
+    }
+    /* What core's fixup will set r->handler to, evaluated early. */
+    handler = ap_expr_str_exec(r, dc->expr_handler, &err);
+    if (err == NULL && handler && strcasecmp(handler, SHOP_HANDLER) == 0) {
         apr_table_setn(r->err_headers_out, "X-Request-Id", shop_request_id(r));
     }
     return DECLINED;

@@ -130,7 +130,8 @@ const char *shop_resp_body(apr_pool_t *p, const shop_resp *resp);
 void shop_resp_page(shop_req *q, PGresult *res, int limit, shop_resp *out);
 /* A success whose body is JSON text built by the database. */
 void shop_resp_text(shop_req *q, shop_resp *out, int status, const char *text);
-void shop_resp_outcome(shop_req *q, PGresult *res, int ok_status, shop_resp *out);
+shop_dbrc shop_resp_outcome(shop_req *q, PGresult *res, int ok_status,
+                            shop_resp *out);
 void shop_resp_ok(shop_resp *out, int status, json_t *doc);
 void shop_resp_err(shop_resp *out, request_rec *r, shop_err e, const char *detail);
 const char *shop_request_id(request_rec *r);

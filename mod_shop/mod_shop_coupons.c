@@ -38,11 +38,11 @@ static shop_dbrc issue_work(shop_req *q, void *ctx, shop_resp *out)
     if (rc != SHOP_DB_OK) {
         return rc;
     }
-    shop_resp_outcome(q, res, 201, out);
+    rc = shop_resp_outcome(q, res, 201, out);
     if (out->err == SHOP_E_SOLD_OUT) {
         shop_soldout_mark(c->coupon_id);
     }
-    return SHOP_DB_OK;
+    return rc;
 }
 
 int shop_coupons_issue(shop_req *q)

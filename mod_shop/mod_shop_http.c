@@ -254,21 +254,29 @@ void shop_resp_text(shop_req *q, shop_resp *out, int status, const char *text)
  * sends the detail as the body; any other outcome is the API error of
  * that name, with the detail's fields added to the problem document.
  */
-void shop_resp_outcome(shop_req *q, PGresult *res, int ok_status, shop_resp *out)
+shop_dbrc shop_resp_outcome(shop_req *q, PGresult *res, int ok_status,
+                            shop_resp *out)
 {
     const char *outcome = PQgetvalue(res, 0, 0);
     const char *detail = PQgetvalue(res, 0, 1);
+    shop_err e = shop_err_from_code(outcome);
     json_t *extra;
 
     if (strcmp(outcome, "OK") == 0) {
         shop_resp_text(q, out, ok_status, detail);
-        return;
+        return SHOP_DB_OK;
     }
-    shop_resp_err(out, q->r, shop_err_from_code(outcome), NULL);
+    if (e == SHOP_E_INTERNAL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "mod_shop: unknown outcome '%s'", outcome);
+        return SHOP_DB_FAIL;    /* a bug: never stored as an answer */
+    }
+    shop_resp_err(out, q->r, e, NULL);
     if (*detail && (extra = json_loads(detail, 0, NULL)) != NULL) {
         json_object_update_missing(out->doc, extra);
         json_decref(extra);
     }
+    return SHOP_DB_OK;
 }
 
 /* The body of a response, stored for Idempotency-Key replays. */

@@ -31,10 +31,7 @@ static shop_dbrc outcome_work(shop_req *q, shop_sql sql, const char *const *para
     PGresult *res;
     shop_dbrc rc = shop_db_exec(q->db, sql, params, &res);
 
-    if (rc == SHOP_DB_OK) {
-        shop_resp_outcome(q, res, ok_status, out);
-    }
-    return rc;
+    return rc == SHOP_DB_OK ? shop_resp_outcome(q, res, ok_status, out) : rc;
 }
 
 /* POST /users/{userId}/orders */

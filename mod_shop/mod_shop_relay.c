@@ -42,12 +42,17 @@ static size_t discard_body(char *data, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
+typedef struct {
+    shop_job job;               /* first: the job callbacks get this */
+    CURL *curl;                 /* kept across sends: keep-alive to the platform */
+} relay_job;
+
 /* One POST; NULL on a 2xx, else what went wrong.  *transport: no answer. */
-static const char *post_event(apr_pool_t *p, const shop_srv_cfg *sc,
+static const char *post_event(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc,
                               const char *event_id, const char *payload,
                               int *transport)
 {
-    CURL *curl = curl_easy_init();
+    CURL *curl = rj->curl ? rj->curl : (rj->curl = curl_easy_init());
     struct curl_slist *headers = NULL;
     long status = 0;
     CURLcode rc;
@@ -71,8 +76,8 @@ static const char *post_event(apr_pool_t *p, const shop_srv_cfg *sc,
         *transport = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
     if (rc != CURLE_OK) {
         return apr_pstrdup(p, curl_easy_strerror(rc));
     }
@@ -89,49 +94,66 @@ static void record(shop_job *job, apr_pool_t *p, const char *id, const char *err
                            error ? 3 : 1, params));
 }
 
-static void relay_run(shop_job *job, apr_pool_t *p)
+/*
+ * Sends one leased batch; returns how many events it leased (0: nothing
+ * due), or -1 when it had to stop early.  Sends start only during the
+ * first timeout of the lease, so each ends before the lease does and a
+ * crashed relay's events come back within seconds.
+ */
+static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
 {
-    const shop_srv_cfg *sc = ap_get_module_config(job->s->module_config, &shop_module);
-    /* Sends start only during the first timeout of the lease, so each one
-     * ends before the lease does, and a crashed relay's events come back
-     * within seconds. */
     const char *params[2] = { RELAY_BATCH,
                               shop_i64(p, 2 * sc->platform_timeout + apr_time_from_sec(2)) };
     apr_time_t started = apr_time_now();
-    PGresult *res;
+    PGresult *res = shop_job_query(&rj->job, LEASE_SQL, 2, params);
     int i, n, transport = 0;
 
-    if (sc->platform_url == NULL
-        || (res = shop_job_query(job, LEASE_SQL, 2, params)) == NULL) {
-        return;
+    if (res == NULL) {
+        return -1;
     }
     n = PQntuples(res);
     for (i = 0; i < n && !transport
                 && apr_time_now() - started < sc->platform_timeout; i++) {
-        const char *id = PQgetvalue(res, i, 0);
-        const char *error = post_event(p, sc, PQgetvalue(res, i, 1),
+        const char *error = post_event(rj, p, sc, PQgetvalue(res, i, 1),
                                        PQgetvalue(res, i, 2), &transport);
-        record(job, p, id, error);
+        record(&rj->job, p, PQgetvalue(res, i, 0), error);
         if (error) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, job->s, "mod_shop: event %s"
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, rj->job.s, "mod_shop: event %s"
                          " not delivered: %s", PQgetvalue(res, i, 1), error);
         }
     }
     /* What is left of the batch (after a transport failure: the receiver is
      * likely down) waits for its lease to run out. */
     PQclear(res);
+    return i < n ? -1 : n;
+}
+
+/* Full batches follow each other for up to a second, then the tick ends. */
+static void relay_run(shop_job *job, apr_pool_t *p)
+{
+    const shop_srv_cfg *sc = ap_get_module_config(job->s->module_config, &shop_module);
+    apr_time_t started = apr_time_now();
+    int leased;
+
+    if (sc->platform_url == NULL) {
+        return;
+    }
+    do {
+        leased = relay_batch((relay_job *)job, p, sc);
+    } while (leased == atoi(RELAY_BATCH)
+             && apr_time_now() - started < apr_time_from_sec(1));
 }
 
 apr_status_t shop_relay_start(apr_pool_t *pconf, server_rec *s)
 {
-    shop_job *job = apr_pcalloc(pconf, sizeof(*job));
+    relay_job *rj = apr_pcalloc(pconf, sizeof(*rj));
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "mod_shop: curl_global_init failed");
         return APR_EGENERAL;
     }
-    job->name = "relay";
-    job->interval = RELAY_TICK;
-    job->run = relay_run;
-    return shop_job_start(pconf, s, job);
+    rj->job.name = "relay";
+    rj->job.interval = RELAY_TICK;
+    rj->job.run = relay_run;
+    return shop_job_start(pconf, s, &rj->job);
 }

@@ -3,6 +3,8 @@
  * ranking's age, the outbox backlog, and this child's database pool.
  * Guarded like every admin route, by httpd's Require.
  */
+#include <http_main.h>
+
 #include "mod_shop.h"
 
 static json_t *pool_doc(request_rec *r)
@@ -25,6 +27,12 @@ static json_t *popular_doc(apr_pool_t *p)
                      "age_seconds", (json_int_t)apr_time_sec(apr_time_now() - at));
 }
 
+/* The jobs run with the main server's settings, whatever vhost answers. */
+static const shop_srv_cfg *main_cfg(void)
+{
+    return ap_get_module_config(ap_server_conf->module_config, &shop_module);
+}
+
 static shop_dbrc status_work(shop_req *q, void *ctx, shop_resp *out)
 {
     PGresult *res;
@@ -41,7 +49,7 @@ static shop_dbrc status_work(shop_req *q, void *ctx, shop_resp *out)
                       "pending", shop_json_i64(PQgetvalue(res, 0, 0)),
                       "oldest_pending_age_seconds", shop_json_i64(PQgetvalue(res, 0, 1)),
                       "last_error", PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2),
-                      "platform_configured", q->sc->platform_url != NULL,
+                      "platform_configured", main_cfg()->platform_url != NULL,
                     "db_pool", pool_doc(q->r));
     shop_resp_ok(out, 200, shop_json_own(q->r->pool, doc));
     return SHOP_DB_OK;

@@ -196,7 +196,8 @@ BEGIN
     GET DIAGNOSTICS v_found = ROW_COUNT;
     IF v_found <> cardinality(p_product_ids) THEN
         outcome := 'PRODUCT_NOT_FOUND';
-        SELECT json_agg(x) INTO detail FROM unnest(p_product_ids) AS x
+        SELECT json_build_object('product_ids', json_agg(x)) INTO detail
+          FROM unnest(p_product_ids) AS x
          WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.id = x AND p.on_sale);
         RETURN;
     END IF;
@@ -340,10 +341,13 @@ BEGIN
         outcome := 'ORDER_NOT_FOUND';
         RETURN;
     END IF;
-    IF v_order.status NOT IN ('AWAITING_PAYMENT', 'PAID') THEN
+    IF v_order.status NOT IN ('AWAITING_PAYMENT', 'PAID')
+       OR (v_order.status = 'AWAITING_PAYMENT' AND v_order.expires_at <= now()) THEN
+        -- Past its hold an unpaid order is EXPIRED, swept or not yet.
         outcome := 'ORDER_NOT_CANCELLABLE';
-        detail := json_build_object('order_id', v_order.id,
-                                     'order_status', v_order.status);
+        detail := json_build_object('order_id', v_order.id, 'order_status',
+                      CASE WHEN v_order.status = 'AWAITING_PAYMENT'
+                           THEN 'EXPIRED' ELSE v_order.status END);
         RETURN;
     END IF;
 
@@ -374,24 +378,32 @@ $$;
 
 -- Expires unpaid orders past their hold, a batch at a time.  SKIP LOCKED:
 -- an order being paid or cancelled right now is left for the next sweep
--- (payment refuses it anyway once expires_at has passed).
+-- (payment and cancel refuse it anyway once expires_at has passed).  The
+-- products of the whole batch are locked at once, in id order, before any
+-- stock moves: locking them order by order would take them out of order
+-- across the batch and could deadlock with order creation.
 CREATE FUNCTION shop_expire_orders(p_batch int) RETURNS int
     LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_id bigint;
-    v_count int := 0;
+    v_ids bigint[];
 BEGIN
-    FOR v_id IN
+    SELECT array_agg(id) INTO v_ids FROM (
         SELECT id FROM orders
          WHERE status = 'AWAITING_PAYMENT' AND expires_at <= now()
-         ORDER BY id LIMIT p_batch FOR UPDATE SKIP LOCKED
-    LOOP
-        PERFORM shop_release_stock(v_id);
-        UPDATE orders SET status = 'EXPIRED', updated_at = now() WHERE id = v_id;
-        v_count := v_count + 1;
-    END LOOP;
-    RETURN v_count;
+         ORDER BY id LIMIT p_batch FOR UPDATE SKIP LOCKED) due;
+    IF v_ids IS NULL THEN
+        RETURN 0;
+    END IF;
+    PERFORM 1 FROM products
+      WHERE id IN (SELECT product_id FROM order_items WHERE order_id = ANY (v_ids))
+      ORDER BY id FOR UPDATE;
+    UPDATE products p SET stock = p.stock + r.quantity, updated_at = now()
+      FROM (SELECT product_id, sum(quantity) AS quantity FROM order_items
+             WHERE order_id = ANY (v_ids) GROUP BY product_id) r
+     WHERE p.id = r.product_id;
+    UPDATE orders SET status = 'EXPIRED', updated_at = now() WHERE id = ANY (v_ids);
+    RETURN cardinality(v_ids);
 END
 $$;
 
