@@ -24,15 +24,26 @@ const char *shop_request_id(request_rec *r)
     return id;
 }
 
+/*
+ * The body goes down the filter chain as one pool bucket plus EOS: no
+ * copy into ap_rwrite's buffer, and the connection can be reused at once.
+ */
 int shop_send_json(request_rec *r, int status, const char *text)
 {
+    apr_size_t len = strlen(text);
+    apr_bucket_brigade *bb;
+
     r->status = status;
     ap_set_content_type(r, status >= 400 ? PROBLEM_TYPE : JSON_TYPE);
-    ap_set_content_length(r, (apr_off_t)strlen(text));
+    ap_set_content_length(r, (apr_off_t)len);
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     if (!r->header_only) {
-        ap_rwrite(text, (int)strlen(text), r);
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create(text, len, r->pool,
+                                    r->connection->bucket_alloc));
     }
-    return OK;
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
+    return ap_pass_brigade(r->output_filters, bb) == APR_SUCCESS
+           ? OK : AP_FILTER_ERROR;
 }
 
 int shop_send_problem(request_rec *r, shop_err e, const char *detail)
