@@ -117,21 +117,47 @@ static const char *request_mount(const shop_req *q)
                                            sizeof(dc->expr_handler)) : NULL;
 }
 
+/* Will core's fixup make this request ours?  (Its SetHandler, evaluated
+ * early: the Location walk has run, r->handler is not set yet.) */
+static int is_shop_request(request_rec *r)
+{
+    core_dir_config *dc = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *handler;
+
+    if (dc->expr_handler == NULL) {
+        return 0;
+    }
+    handler = ap_expr_str_exec(r, dc->expr_handler, &err);
+    return err == NULL && handler && strcasecmp(handler, SHOP_HANDLER) == 0;
+}
+
+/*
+ * The API is not files: core's directory walk (a stat and an .htaccess
+ * probe per path segment) is skipped for it, as mod_proxy does for its
+ * requests; <Location> access control still applies.  translate_name still
+ * sees the Location configuration (map_to_storage runs with the server
+ * defaults), so the decision is taken there and remembered.
+ */
+static int shop_translate_name(request_rec *r)
+{
+    if (is_shop_request(r)) {
+        ap_set_module_config(r->request_config, &shop_module, r);
+    }
+    return DECLINED;
+}
+
+static int shop_map_to_storage(request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &shop_module) ? OK : DECLINED;
+}
+
 /*
  * Marks mod_shop's requests with X-Request-Id before authentication runs,
  * so httpd's own 401/403 answers on the API carry it too.
  */
 static int shop_header_parser(request_rec *r)
 {
-    core_dir_config *dc = ap_get_core_module_config(r->per_dir_config);
-    const char *err = NULL, *handler;
-
-    if (dc->expr_handler == NULL) {
-        return DECLINED;
-    }
-    /* What core's fixup will set r->handler to, evaluated early. */
-    handler = ap_expr_str_exec(r, dc->expr_handler, &err);
-    if (err == NULL && handler && strcasecmp(handler, SHOP_HANDLER) == 0) {
+    if (is_shop_request(r)) {
         apr_table_setn(r->err_headers_out, "X-Request-Id", shop_request_id(r));
     }
     return DECLINED;
@@ -231,6 +257,8 @@ static void shop_register_hooks(apr_pool_t *p)
     /* Before mod_watchdog's post_config (APR_HOOK_LAST), which starts the
      * callbacks registered by then. */
     ap_hook_post_config(shop_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(shop_translate_name, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(shop_map_to_storage, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_header_parser(shop_header_parser, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(shop_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

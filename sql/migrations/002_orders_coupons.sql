@@ -441,16 +441,19 @@ BEGIN
         RETURN;
     END IF;
 
+    -- ORDER BY slot keeps even PL/pgSQL's generic plan on the partial
+    -- index coupon_slots_free; without it the cached plan was a sequential
+    -- scan over every campaign's slots (46 ms at 340k rows).
     SELECT slot INTO v_slot FROM coupon_slots
      WHERE coupon_id = p_coupon_id AND user_id IS NULL
-     LIMIT 1 FOR UPDATE SKIP LOCKED;
+     ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         -- Every free slot is being claimed right now.  Wait for those
         -- claims: a slot whose claim rolls back is ours, one that commits
         -- no longer matches and is passed over.  So SOLD_OUT is exact.
         SELECT slot INTO v_slot FROM coupon_slots
          WHERE coupon_id = p_coupon_id AND user_id IS NULL
-         LIMIT 1 FOR UPDATE;
+         ORDER BY slot LIMIT 1 FOR UPDATE;
         IF NOT FOUND THEN
             outcome := 'SOLD_OUT';
             RETURN;
