@@ -32,3 +32,8 @@ clean:
 # Also stop the local stack and delete its data (.run/).
 distclean: stop clean
 	rm -rf $(ROOT)/.run
+
+# Load tests on a private stack (BENCH_SMOKE=1: the short CI mode); see docs/performance.md.
+.PHONY: bench
+bench:
+	$(ROOT)/bench/run

@@ -1,0 +1,27 @@
+-- bench/lua/coupon_soldout.lua — POST /api/users/{id}/coupons {"coupon_id"}
+-- on a campaign that is already sold out (random users): every answer must
+-- be 409 SOLD_OUT, from the shared-memory sold-out set.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
+
+local reqs = {}
+local headers = { ["Content-Type"] = "application/json" }
+
+function init(args)
+    bench_init(args)
+    local body = '{"coupon_id":' .. opt.coupon .. '}'
+    for i = 1, 8192 do
+        reqs[i] = wrk.format("POST", opt.prefix .. "/users/" .. math.random(opt.users) .. "/coupons",
+                             headers, body)
+    end
+end
+
+function request()
+    return reqs[math.random(#reqs)]
+end
+
+function response(status, headers, body)
+    bench_count(status)
+    if status == 409 and body:find('"SOLD_OUT"', 1, true) then
+        bench_add("sold_out")
+    end
+end
