@@ -94,6 +94,13 @@ WINDOW w AS (PARTITION BY user_id ORDER BY paid_at DESC, id DESC
  ORDER BY paid_at, id;
 
 UPDATE users SET balance = :balance;
+
+-- Triggers are off in this session: fill the sales ledger behind the
+-- popular ranking (sql/migrations/003_sales.sql) as they would have.
+INSERT INTO sales (order_id, product_id, quantity, paid_at)
+SELECT o.id, i.product_id, i.quantity, o.paid_at
+  FROM orders o JOIN order_items i ON i.order_id = o.id
+ WHERE o.status = 'PAID' AND o.paid_at IS NOT NULL;
 RESET session_replication_role;
 
 -- Coupon campaigns (shop_create_coupon creates the slot rows) ------------------

@@ -380,3 +380,32 @@ def test_children_agree_and_graceful_restart_keeps_honest_ranking(stack, fx):
             lambda: (lambda d: d if d[0]["generated_at"] else None)(get_popular(inst.base)),
             5, "the ranking after a stop and start", interval=0.02)
         honest(after)
+
+
+def test_sales_ledger_mirrors_paid_order_lines(stack):
+    """The ranking reads `sales`; triggers must keep it equal to the lines
+    of PAID orders, whoever wrote them (API, SQL fixtures, one-statement
+    inserts of an order with its lines) and after cancels."""
+    uid = new_user(stack)
+    charge(stack, uid, 100_000)
+    pid = new_product(stack, "ledger-probe", 10, 1000)
+    paid = []
+    for qty in (1, 2, 3):
+        o = request("POST", f"{stack.base}/users/{uid}/orders",
+                    {"items": [{"product_id": pid, "quantity": qty}]}).json
+        assert request("POST", f"{stack.base}/users/{uid}/orders/{o['order_id']}/payment",
+                       {}).status == 200
+        paid.append(o["order_id"])
+    assert request("POST", f"{stack.base}/users/{uid}/orders/{paid[0]}/cancel").status == 200
+    stack.psql(f"""
+        WITH o AS (INSERT INTO orders (user_id, status, total_amount, paid_at)
+                   VALUES ({uid}, 'PAID', 40, now()) RETURNING id)
+        INSERT INTO order_items (order_id, product_id, quantity, unit_price)
+        SELECT id, {pid}, 4, 10 FROM o""")
+    assert stack.psql(f"SELECT sum(quantity) FROM sales WHERE product_id = {pid}") == "9"
+    same = stack.psql("""
+        SELECT (SELECT count(*) FROM sales) = count(*),
+               (SELECT coalesce(sum(quantity), 0) FROM sales) = coalesce(sum(i.quantity), 0)
+          FROM orders o JOIN order_items i ON i.order_id = o.id
+         WHERE o.status = 'PAID'""")
+    assert same == "t|t"
