@@ -155,17 +155,21 @@ AS $$
       FROM gen_random_uuid() AS e
 $$;
 
--- Puts the stock of an order's items back, locking products in id order.
-CREATE FUNCTION shop_release_stock(p_order_id bigint) RETURNS void
+-- Puts the stock of orders' items back.  The products of all the orders
+-- are locked at once, in id order, before any stock moves: locking them
+-- order by order would take them out of id order across several orders
+-- and could deadlock with order creation.
+CREATE FUNCTION shop_release_stock(p_order_ids bigint[]) RETURNS void
     LANGUAGE plpgsql
 AS $$
 BEGIN
     PERFORM 1 FROM products
-      WHERE id IN (SELECT product_id FROM order_items WHERE order_id = p_order_id)
+      WHERE id IN (SELECT product_id FROM order_items WHERE order_id = ANY (p_order_ids))
       ORDER BY id FOR UPDATE;
-    UPDATE products p SET stock = p.stock + i.quantity, updated_at = now()
-      FROM order_items i
-     WHERE i.order_id = p_order_id AND p.id = i.product_id;
+    UPDATE products p SET stock = p.stock + r.quantity, updated_at = now()
+      FROM (SELECT product_id, sum(quantity) AS quantity FROM order_items
+             WHERE order_id = ANY (p_order_ids) GROUP BY product_id) r
+     WHERE p.id = r.product_id;
 END
 $$;
 
@@ -351,7 +355,7 @@ BEGIN
         RETURN;
     END IF;
 
-    PERFORM shop_release_stock(v_order.id);
+    PERFORM shop_release_stock(ARRAY[v_order.id]);
     IF v_order.status = 'PAID' THEN
         IF v_order.user_coupon_id IS NOT NULL THEN
             UPDATE user_coupons SET status = 'AVAILABLE', order_id = NULL, used_at = NULL
@@ -379,9 +383,7 @@ $$;
 -- Expires unpaid orders past their hold, a batch at a time.  SKIP LOCKED:
 -- an order being paid or cancelled right now is left for the next sweep
 -- (payment and cancel refuse it anyway once expires_at has passed).  The
--- products of the whole batch are locked at once, in id order, before any
--- stock moves: locking them order by order would take them out of order
--- across the batch and could deadlock with order creation.
+-- whole batch's stock goes back in one shop_release_stock.
 CREATE FUNCTION shop_expire_orders(p_batch int) RETURNS int
     LANGUAGE plpgsql
 AS $$
@@ -395,13 +397,7 @@ BEGIN
     IF v_ids IS NULL THEN
         RETURN 0;
     END IF;
-    PERFORM 1 FROM products
-      WHERE id IN (SELECT product_id FROM order_items WHERE order_id = ANY (v_ids))
-      ORDER BY id FOR UPDATE;
-    UPDATE products p SET stock = p.stock + r.quantity, updated_at = now()
-      FROM (SELECT product_id, sum(quantity) AS quantity FROM order_items
-             WHERE order_id = ANY (v_ids) GROUP BY product_id) r
-     WHERE p.id = r.product_id;
+    PERFORM shop_release_stock(v_ids);
     UPDATE orders SET status = 'EXPIRED', updated_at = now() WHERE id = ANY (v_ids);
     RETURN cardinality(v_ids);
 END
