@@ -35,8 +35,6 @@ CREATE TABLE orders (
 CREATE INDEX orders_user_id ON orders (user_id, id DESC);
 CREATE INDEX orders_awaiting_expiry ON orders (expires_at)
     WHERE status = 'AWAITING_PAYMENT';
--- The popular ranking reads paid orders of a recent window only.
-CREATE INDEX orders_paid_at ON orders (paid_at) WHERE status = 'PAID';
 
 CREATE TABLE order_items (
     order_id    bigint NOT NULL REFERENCES orders (id),
