@@ -46,6 +46,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from shopclient import child_pids
+
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,17 +98,6 @@ def _wait_gone(pid, timeout):
     return True
 
 
-def _children(pid):
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-                out.append(int(d.name))
-    return out
 
 
 def _read_pid(pidfile):
@@ -121,7 +112,7 @@ def _stop_by_pid(pid, comm, sig, timeout):
     and its children if it does not exit. Returns False if it had to escalate."""
     if pid is None or not _pid_alive(pid, comm):
         return True
-    kids = _children(pid)
+    kids = sorted(child_pids(pid))
     os.kill(pid, sig)
     if _wait_gone(pid, timeout):
         return True

@@ -16,6 +16,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from pathlib import Path
 
 __all__ = ["Response", "Headers", "request", "parallel", "new_user",
            "new_product", "charge"]
@@ -205,3 +206,47 @@ def charge(stack, uid, amount, headers=None):
     """POST {base}/users/{uid}/points/charge {"amount"} -> the Response (not checked)."""
     return request("POST", f"{_base(stack)}/users/{uid}/points/charge",
                    {"amount": amount}, headers=headers)
+
+
+def wait_until(fn, timeout, what, interval=0.05):
+    """Polls fn() until it returns something true; that value, or AssertionError."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not reached within {timeout} s (last: {last!r})")
+
+
+def child_pids(pid):
+    """Live (non-zombie) children of pid, read from /proc."""
+    out = set()
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            rest = stat[stat.rindex(")") + 2:].split()
+            if rest[0] != "Z" and int(rest[1]) == pid:
+                out.add(int(d.name))
+    return out
+
+
+def all_pages(url, limit):
+    """Follows next_cursor from url?limit=limit to the end: (items, pages)."""
+    items, pages, query = [], 0, f"?limit={limit}"
+    while True:
+        r = request("GET", url + query)
+        assert r.status == 200, r
+        assert len(r.json["items"]) <= limit
+        items += r.json["items"]
+        pages += 1
+        cur = r.json["next_cursor"]
+        if cur is None:
+            return items, pages
+        assert isinstance(cur, str) and cur
+        assert pages <= 1000, "next_cursor never ends"
+        query = f"?limit={limit}&cursor={cur}"

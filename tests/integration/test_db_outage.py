@@ -7,26 +7,14 @@ without the prepared statements), and no child may die on the way.
 import re
 import time
 import uuid
-from pathlib import Path
 
-from shopclient import charge, new_product, new_user, parallel, request
+from shopclient import charge, child_pids, new_product, new_user, parallel, request
 from test_errors import assert_problem, ledger
 
 CRASH_MARKERS = ("Segmentation fault", "exit signal", "AH00052", "AH00051")
 POOL = 64   # MaxRequestWorkers of conf/performance.conf: every worker may hold a connection
 
 
-def httpd_children(pid):
-    kids = set()
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-                kids.add(int(d.name))
-    return kids
 
 
 def assert_503(r):
@@ -57,7 +45,7 @@ def test_postgresql_restart_under_a_running_server(stack):
     charged, rows = 1000, 1
     parent = stack.main.pid
     assert parent is not None
-    children = httpd_children(parent)
+    children = child_pids(parent)
     assert children
     log_start = len(stack.error_log())
 
@@ -117,7 +105,7 @@ def test_postgresql_restart_under_a_running_server(stack):
         assert ledger(stack, uid) == (charged, rows, charged)
 
     assert stack.main.pid == parent
-    assert httpd_children(parent) == children, "an httpd child died and was replaced"
+    assert child_pids(parent) == children, "an httpd child died and was replaced"
     log = stack.error_log()[log_start:]
     bad = [line for line in log.splitlines() if any(m in line for m in CRASH_MARKERS)]
     assert not bad, bad
@@ -130,7 +118,7 @@ def test_terminated_backends_are_replaced_transparently(stack):
     uid = new_user(stack)
     pid = new_product(stack, "terminated", 100, 5)
     parent = stack.main.pid
-    children = httpd_children(parent)
+    children = child_pids(parent)
     log_start = len(stack.error_log())
     charged = use_every_pooled_connection(stack, uid, pid)
 
@@ -141,7 +129,7 @@ def test_terminated_backends_are_replaced_transparently(stack):
     for _ in range(3):
         charged += use_every_pooled_connection(stack, uid, pid)
     assert ledger(stack, uid) == (charged, charged, charged)
-    assert httpd_children(parent) == children, "an httpd child died and was replaced"
+    assert child_pids(parent) == children, "an httpd child died and was replaced"
     log = stack.error_log()[log_start:]
     bad = [line for line in log.splitlines() if any(m in line for m in CRASH_MARKERS)]
     assert not bad, bad

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from shopclient import charge, new_user, request
+from shopclient import all_pages, charge, new_user, request
 from test_errors import assert_problem, ledger
 
 CHARGE_MAX = 1_000_000
@@ -16,21 +16,6 @@ def history(stack, uid, query=""):
     return request("GET", f"{stack.base}/users/{uid}/points/history{query}")
 
 
-def all_history(stack, uid, limit):
-    """Follow next_cursor to the end; returns (items, number of pages)."""
-    items, pages, query = [], 0, f"?limit={limit}"
-    while True:
-        r = history(stack, uid, query)
-        assert r.status == 200, r
-        assert len(r.json["items"]) <= limit
-        items += r.json["items"]
-        pages += 1
-        cur = r.json["next_cursor"]
-        if cur is None:
-            return items, pages
-        assert isinstance(cur, str) and cur
-        assert pages <= 1000, "next_cursor never ends"
-        query = f"?limit={limit}&cursor={cur}"
 
 
 # --- balance ---------------------------------------------------------------------
@@ -181,10 +166,10 @@ def test_history_default_limit_is_20_and_paging_returns_every_row_once(stack):
     db_ids = [int(x) for x in stack.psql(
         f"SELECT id FROM point_history WHERE user_id = {uid} ORDER BY id DESC").split()]
     for limit, pages in ((7, 7), (20, 3), (45, 1), (100, 1), (1, 45)):
-        items, n = all_history(stack, uid, limit)
+        items, n = all_pages(f"{stack.base}/users/{uid}/points/history", limit)
         assert [it["id"] for it in items] == db_ids, f"limit={limit}"
         assert n == pages, f"limit={limit}"
-    items, _ = all_history(stack, uid, 9)
+    items, _ = all_pages(f"{stack.base}/users/{uid}/points/history", 9)
     balance = ledger(stack, uid)[0]
     assert sum(it["amount"] for it in items if it["type"] == "CHARGE") == balance == 45 * 46 // 2
 

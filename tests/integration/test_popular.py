@@ -19,11 +19,10 @@ import os
 import signal
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-from shopclient import charge, new_product, new_user, parallel, request
+from shopclient import charge, child_pids, new_product, new_user, parallel, request, wait_until
 
 ITEM_KEYS = {"rank", "product_id", "name", "price", "stock", "sold_quantity"}
 STOCK = 1_000_000
@@ -77,15 +76,6 @@ def get_popular(base, top_n=3, window_days=1 / 24, timeout=10):
     return check_doc(r.json, top_n, window_days), r.body
 
 
-def wait_until(fn, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not reached within {timeout} s (last: {last!r})")
 
 
 def wait_refresh(base, after, timeout=15, **kw):
@@ -183,18 +173,6 @@ def request_root(request_id):
     return raw[4:8]
 
 
-def child_pids(pid):
-    out = set()
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            rest = stat[stat.rindex(")") + 2:].split()
-            if rest[0] != "Z" and int(rest[1]) == pid:
-                out.add(int(d.name))
-    return out
 
 
 # --- the contract on the main instance (defaults) -------------------------------

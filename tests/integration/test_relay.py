@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from receiver import Receiver
-from shopclient import charge, new_product, new_user, parallel, request
+from shopclient import charge, new_product, new_user, parallel, request, wait_until
 
 TIMEOUT = 1.0         # ShopPlatformTimeout, seconds
 CONF = ("ShopPlatformURL {url}\nShopPlatformTimeout 1\nShopPlatformRetryMax 2\n"
@@ -30,15 +30,6 @@ PAID_KEYS = {"event_id", "type", "order_id", "user_id", "items", "total_amount",
 
 # --- helpers --------------------------------------------------------------------
 
-def wait_until(fn, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not reached within {timeout} s (last: {last!r})")
 
 
 def paid_order(base, qty=2, price=150, coupon_value=None):
