@@ -2,19 +2,9 @@
 -- random in 1..users (requests pre-built in init()).
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 
-local reqs = {}
-
 function init(args)
     bench_init(args)
     for id = 1, opt.users do
         reqs[id] = wrk.format("GET", opt.prefix .. "/users/" .. id .. "/points")
     end
-end
-
-function request()
-    return reqs[math.random(#reqs)]
-end
-
-function response(status, headers, body)
-    bench_count(status)
 end

@@ -3,7 +3,6 @@
 -- 8192 pre-built requests per thread, picked at random.
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 
-local reqs = {}
 local headers = { ["Content-Type"] = "application/json" }
 
 function init(args)
@@ -13,12 +12,4 @@ function init(args)
         reqs[i] = wrk.format("POST", opt.prefix .. "/users/" .. uid .. "/points/charge",
                              headers, '{"amount":' .. math.random(1000) .. '}')
     end
-end
-
-function request()
-    return reqs[math.random(#reqs)]
-end
-
-function response(status, headers, body)
-    bench_count(status)
 end

@@ -129,3 +129,16 @@ function done(summary, latency, requests)
         extra = ex,
     }), "\n")
 end
+
+-- The usual shape of a route script: init() fills `reqs` with pre-built
+-- requests, one is picked at random per call, and every status is counted.
+-- A script that needs more defines its own request/response after dofile.
+reqs = {}
+
+function request()
+    return reqs[math.random(#reqs)]
+end
+
+function response(status, headers, body)
+    bench_count(status)
+end

@@ -3,7 +3,6 @@
 -- be 409 SOLD_OUT, from the shared-memory sold-out set.
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 
-local reqs = {}
 local headers = { ["Content-Type"] = "application/json" }
 
 function init(args)
@@ -13,10 +12,6 @@ function init(args)
         reqs[i] = wrk.format("POST", opt.prefix .. "/users/" .. math.random(opt.users) .. "/coupons",
                              headers, body)
     end
-end
-
-function request()
-    return reqs[math.random(#reqs)]
 end
 
 function response(status, headers, body)

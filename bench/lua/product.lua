@@ -3,19 +3,9 @@
 -- is a table lookup.
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 
-local reqs = {}
-
 function init(args)
     bench_init(args)
     for id = 1, opt.products do
         reqs[id] = wrk.format("GET", opt.prefix .. "/products/" .. id)
     end
-end
-
-function request()
-    return reqs[math.random(#reqs)]
-end
-
-function response(status, headers, body)
-    bench_count(status)
 end
