@@ -163,6 +163,27 @@ static shop_site *site_for(apr_pool_t *p, apr_hash_t *by_conninfo,
     return site;
 }
 
+/*
+ * ShopJobDBParams, else DBDParams, the nearest scope first: a virtual host
+ * with a DBDParams of its own does not take the main server's
+ * ShopJobDBParams (merged configurations cannot tell an inherited value
+ * from a set one, hence the pointer comparison).
+ */
+static const char *job_conninfo(server_rec *s, server_rec *main_s,
+                                const server_scan *scan, const server_scan *main_scan)
+{
+    const char *job = cfg_of(s)->job_db_params;
+    const char *main_job = cfg_of(main_s)->job_db_params;
+
+    if (job && (s == main_s || job != main_job)) {
+        return job;                         /* set in this server */
+    }
+    if (scan->dbd_params) {
+        return scan->dbd_params;
+    }
+    return main_job ? main_job : main_scan->dbd_params;
+}
+
 /* Each server's shop, and its mounts (own first, then the main server's). */
 static int assign(apr_pool_t *p, server_rec *main_s, apr_hash_t *scans)
 {
@@ -173,9 +194,7 @@ static int assign(apr_pool_t *p, server_rec *main_s, apr_hash_t *scans)
     for (s = main_s; s; s = s->next) {
         server_scan *scan = scan_of(scans, s);
         shop_srv_cfg *sc = cfg_of(s);
-        const char *conninfo = sc->job_db_params ? sc->job_db_params
-                             : scan->dbd_params ? scan->dbd_params
-                             : main_scan->dbd_params;
+        const char *conninfo = job_conninfo(s, main_s, scan, main_scan);
         const char *differs;
 
         sc->mounts = s == main_s ? scan->mounts
