@@ -313,9 +313,16 @@ static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+static void shop_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    (void)s;
+    shop_breaker_child_init(pchild);
+}
+
 static void shop_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_child_init(shop_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(shop_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(shop_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(shop_translate_name, NULL, NULL, APR_HOOK_FIRST);

@@ -11,6 +11,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 #include <apr_strings.h>
+#include <apr_thread_mutex.h>
 #include <apr_dbd.h>        /* before mod_dbd.h, which needs its types */
 #include <mod_dbd.h>
 #include <libpq-fe.h>
@@ -48,6 +49,7 @@ typedef struct {
     const char *platform_url;
     apr_interval_time_t platform_timeout;
     apr_interval_time_t platform_retry_max;
+    apr_interval_time_t db_probe_interval;
     shop_auth_mode user_auth;
     const char *job_db_params;  /* ShopJobDBParams, or NULL: the DBDParams */
     /* Found when the configuration is checked (mod_shop_sites.c): */
@@ -84,13 +86,28 @@ typedef struct {
  * connect to it shares one shop: one set of jobs, one popular ranking, one
  * sold-out set.  The settings of its first server run the jobs.
  */
+/* This child's view of a shop's database (mod_shop_breaker.c). */
+typedef struct {
+    apr_thread_mutex_t *lock;
+    volatile apr_uint32_t open;
+    int probing;
+    apr_uint32_t refused;           /* 503s since the last summary line */
+    apr_uint64_t refused_total;     /* 503s since it opened */
+    apr_time_t opened_at;
+    apr_time_t next_probe;
+    apr_time_t next_summary;
+    apr_interval_time_t interval;   /* ShopDBProbeInterval */
+} shop_breaker;
+
 struct shop_site {
     int index;
     server_rec *s;
     const char *conninfo;       /* ShopJobDBParams, else DBDParams */
+    const char *probe_conninfo; /* DBDParams: what the circuit breaker pings */
     const char *key;            /* a hash of conninfo: names its shared memory */
     void *popular;              /* shop_popular_block in shared memory */
     volatile apr_uint64_t *soldout;
+    shop_breaker breaker;
 };
 
 /* check_config: reads the configuration tree, fills sc->site and sc->mounts. */
@@ -98,6 +115,16 @@ int shop_sites_configure(apr_pool_t *pconf, server_rec *s);
 apr_array_header_t *shop_sites(void);       /* shop_site *, in index order */
 /* The longest mount of r->server of a kind under which r->uri lies, or NULL. */
 const shop_mount *shop_mount_of(request_rec *r, int kind);
+
+/* ---- circuit breaker (mod_shop_breaker.c) -------------------------------- */
+
+void shop_breaker_child_init(apr_pool_t *pchild);
+/* Before asking mod_dbd's pool: 0 = the database is known down, answer 503. */
+int shop_breaker_allow(request_rec *r, shop_site *site);
+/* No connection, a connection lost for good, a statement timeout. */
+void shop_breaker_failure(request_rec *r, shop_site *site, const char *why);
+/* 0 when closed, else when it opened; *refused: 503s since. */
+apr_time_t shop_breaker_open_since(shop_site *site, apr_uint64_t *refused);
 
 /* ---- database (mod_shop_db.c, statements in mod_shop_sql.c) ------------ */
 
@@ -269,6 +296,7 @@ struct shop_job {
     const shop_srv_cfg *sc;     /* the shop's settings */
     server_rec *s;
     PGconn *conn;               /* the job's own, used by its thread only */
+    apr_time_t reconnect_at;    /* after a failed connect: not before */
     void *data;                 /* the job's own state */
 };
 

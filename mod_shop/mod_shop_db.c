@@ -79,6 +79,18 @@ static shop_conn_state *conn_state(shop_db *db)
     return st;
 }
 
+static shop_site *site_of(server_rec *s)
+{
+    return ((shop_srv_cfg *)ap_get_module_config(s->module_config,
+                                                 &shop_module))->site;
+}
+
+/* The first line of libpq's message, for a one-line log entry. */
+static const char *first_line(apr_pool_t *p, const char *msg)
+{
+    return apr_pstrndup(p, msg, strcspn(msg, "\r\n"));
+}
+
 shop_dbrc shop_db_open(request_rec *r, shop_db **out)
 {
     return shop_db_open_for(r, r->server, out);
@@ -86,13 +98,17 @@ shop_dbrc shop_db_open(request_rec *r, shop_db **out)
 
 shop_dbrc shop_db_open_for(request_rec *r, server_rec *s, shop_db **out)
 {
-    ap_dbd_t *dbd = dbd_open_fn(r->pool, s);
+    shop_site *site = site_of(s);
+    ap_dbd_t *dbd;
     shop_db *db;
 
     *out = NULL;
+    if (!shop_breaker_allow(r, site)) {
+        return SHOP_DB_DOWN;
+    }
+    dbd = dbd_open_fn(r->pool, s);
     if (dbd == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "mod_shop: no database connection available");
+        shop_breaker_failure(r, site, "no connection from mod_dbd's pool");
         return SHOP_DB_DOWN;
     }
     apr_atomic_inc32(&conns_in_use);
@@ -127,6 +143,8 @@ static shop_dbrc connection_lost(shop_db *db)
     db->in_tx = 0;
     PQreset(db->conn);
     if (PQstatus(db->conn) != CONNECTION_OK) {
+        shop_breaker_failure(db->r, site_of(db->s),
+                             first_line(db->r->pool, PQerrorMessage(db->conn)));
         return SHOP_DB_DOWN;
     }
     conn_state(db);
@@ -165,6 +183,10 @@ static shop_dbrc classify(shop_db *db, PGresult *res, PGresult **keep)
     }
     if (sqlstate_is(db, "40001") || sqlstate_is(db, "40P01")) {
         return SHOP_DB_RETRY;
+    }
+    if (sqlstate_is(db, "57014")) {         /* statement timeout */
+        shop_breaker_failure(db->r, site_of(db->s), "statement timeout");
+        return SHOP_DB_DOWN;
     }
     return SHOP_DB_FAIL;
 }

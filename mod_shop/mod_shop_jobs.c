@@ -34,6 +34,7 @@
 
 #define JOBS_POLL apr_time_from_msec(50)    /* how fast a stop is noticed */
 #define JOBS_STOP_WAIT apr_time_from_sec(2) /* for ticks in flight */
+#define JOBS_RECONNECT apr_time_from_sec(1) /* between connection attempts */
 
 typedef struct {
     apr_proc_t proc;
@@ -64,6 +65,9 @@ PGconn *shop_job_conn(shop_job *job)
     if (job->conn && PQstatus(job->conn) == CONNECTION_OK) {
         return job->conn;
     }
+    if (apr_time_now() < job->reconnect_at) {
+        return NULL;            /* a database that is down is not hammered */
+    }
     if (job->conn) {
         PQreset(job->conn);
     }
@@ -71,6 +75,7 @@ PGconn *shop_job_conn(shop_job *job)
         job->conn = PQconnectdb(job->site->conninfo);
     }
     if (PQstatus(job->conn) != CONNECTION_OK) {
+        job->reconnect_at = apr_time_now() + JOBS_RECONNECT;
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
                      "mod_shop: %s: database unavailable: %s", job->name,
                      PQerrorMessage(job->conn));

@@ -200,6 +200,12 @@ static int assign(apr_pool_t *p, server_rec *main_s, apr_hash_t *scans)
         sc->mounts = s == main_s ? scan->mounts
                    : apr_array_append(p, scan->mounts, main_scan->mounts);
         sc->site = conninfo ? site_for(p, by_conninfo, s, conninfo) : NULL;
+        if (sc->site && sc->site->s == s) {
+            /* The breaker probes what the request path uses: DBDParams. */
+            sc->site->probe_conninfo = scan->dbd_params ? scan->dbd_params
+                                     : main_scan->dbd_params ? main_scan->dbd_params
+                                     : conninfo;
+        }
         if (sc->site && sc->site->s != s
             && (differs = job_setting_differs(cfg_of(sc->site->s), sc))) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,

@@ -56,32 +56,60 @@ static json_t *popular_doc(apr_pool_t *p, const shop_site *site)
                      "age_seconds", (json_int_t)apr_time_sec(apr_time_now() - at));
 }
 
+/* This child's circuit breaker for the shop's database. */
+static json_t *database_doc(shop_site *site)
+{
+    apr_uint64_t refused;
+    apr_time_t since = shop_breaker_open_since(site, &refused);
+
+    if (since == 0) {
+        return json_pack("{s:s}", "breaker", "closed");
+    }
+    return json_pack("{s:s, s:f, s:I}", "breaker", "open",
+                     "open_seconds", (double)(apr_time_now() - since) / APR_USEC_PER_SEC,
+                     "answered_503", (json_int_t)refused);
+}
+
+/* outbox: the backlog, or null while the database cannot tell. */
+static json_t *status_doc(shop_req *q, json_t *outbox)
+{
+    return json_pack("{s:o, s:o, s:i, s:o, s:o, s:i}",
+                     "popular", popular_doc(q->r->pool, q->sc->site),
+                     "outbox", outbox ? outbox : json_null(),
+                     "sold_out_campaigns", shop_soldout_count(q->sc->site),
+                     "database", database_doc(q->sc->site),
+                     "db_pool", pool_doc(),
+                     "jobs_pid", (int)shop_jobs_pid());
+}
+
 static shop_dbrc status_work(shop_req *q, void *ctx, shop_resp *out)
 {
     PGresult *res;
     shop_dbrc rc = shop_db_exec(q->db, SQL_STATUS_OUTBOX, NULL, &res);
-    json_t *doc;
+    json_t *outbox;
 
     (void)ctx;
     if (rc != SHOP_DB_OK) {
         return rc;
     }
-    doc = json_pack("{s:o, s:{s:o, s:o, s:s?, s:b}, s:i, s:o, s:i}",
-                    "popular", popular_doc(q->r->pool, q->sc->site),
-                    "outbox",
-                      "pending", shop_json_i64(PQgetvalue(res, 0, 0)),
-                      "oldest_pending_age_seconds", shop_json_i64(PQgetvalue(res, 0, 1)),
-                      "last_error", PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2),
-                      "platform_configured", q->sc->platform_url != NULL,
-                    "sold_out_campaigns", shop_soldout_count(q->sc->site),
-                    "db_pool", pool_doc(),
-                    "jobs_pid", (int)shop_jobs_pid());
-    shop_resp_ok(out, 200, shop_json_own(q->r->pool, doc));
+    outbox = json_pack("{s:o, s:o, s:s?, s:b}",
+                       "pending", shop_json_i64(PQgetvalue(res, 0, 0)),
+                       "oldest_pending_age_seconds", shop_json_i64(PQgetvalue(res, 0, 1)),
+                       "last_error", PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2),
+                       "platform_configured", q->sc->platform_url != NULL);
+    shop_resp_ok(out, 200, shop_json_own(q->r->pool, status_doc(q, outbox)));
     return SHOP_DB_OK;
 }
 
+/* While the breaker is open the view still answers, from memory. */
 int shop_admin_status(shop_req *q)
 {
+    apr_uint64_t refused;
+
+    if (shop_breaker_open_since(q->sc->site, &refused) != 0) {
+        json_t *doc = shop_json_own(q->r->pool, status_doc(q, NULL));
+        return shop_send_json(q->r, 200, shop_json_dump(q->r->pool, doc));
+    }
     return shop_run(q, SHOP_RUN_READ, status_work, NULL);
 }
 
@@ -110,32 +138,39 @@ static const char *outbox_line(request_rec *r, const shop_site *site,
     return error;
 }
 
-static void status_site(request_rec *r, const shop_site *site, int short_report)
+static void status_site(request_rec *r, shop_site *site, int short_report)
 {
     apr_time_t at = shop_popular_generated_at(site);
     apr_int64_t age = at ? apr_time_sec(apr_time_now() - at) : -1;
-    apr_int64_t pending, oldest;
-    const char *error = outbox_line(r, site, &pending, &oldest);
+    apr_uint64_t refused;
+    apr_time_t open_since = shop_breaker_open_since(site, &refused);
+    apr_int64_t open_for = open_since ? apr_time_sec(apr_time_now() - open_since) : -1;
+    apr_int64_t pending = -1, oldest = -1;
+    const char *error = open_since ? "database unreachable"
+                                   : outbox_line(r, site, &pending, &oldest);
     int soldout = shop_soldout_count(site);
 
     if (short_report) {
         ap_rprintf(r, "ShopPopularAge%d: %" APR_INT64_T_FMT "\n"
                    "ShopOutboxPending%d: %" APR_INT64_T_FMT "\n"
                    "ShopOutboxOldestAge%d: %" APR_INT64_T_FMT "\n"
-                   "ShopSoldOutCampaigns%d: %d\n",
+                   "ShopSoldOutCampaigns%d: %d\n"
+                   "ShopBreakerOpenSeconds%d: %" APR_INT64_T_FMT "\n",
                    site->index, age, site->index, pending, site->index, oldest,
-                   site->index, soldout);
+                   site->index, soldout, site->index, open_for);
         return;
     }
     ap_rprintf(r, "<tr><td>%d</td><td>%s</td><td>%" APR_INT64_T_FMT " s</td>"
-               "<td>%s</td><td>%d</td></tr>\n", site->index,
+               "<td>%s</td><td>%d</td><td>%s</td></tr>\n", site->index,
                ap_escape_html(r->pool, site->s->server_hostname
                                        ? site->s->server_hostname : ""),
                age,
                error ? error : apr_psprintf(r->pool, "%" APR_INT64_T_FMT
                                             " pending, oldest %" APR_INT64_T_FMT " s",
                                             pending, oldest),
-               soldout);
+               soldout,
+               open_since ? apr_psprintf(r->pool, "open for %" APR_INT64_T_FMT " s",
+                                         open_for) : "closed");
 }
 
 static int shop_status_hook(request_rec *r, int flags)
@@ -154,7 +189,8 @@ static int shop_status_hook(request_rec *r, int flags)
         ap_rprintf(r, "<hr />\n<h2>mod_shop</h2>\n<p>jobs process: %d; this "
                    "child (%d): %u pooled connections in use</p>\n<table border=\"0\">"
                    "<tr><th>shop</th><th>server</th><th>popular ranking age</th>"
-                   "<th>outbox</th><th>sold-out campaigns</th></tr>\n",
+                   "<th>outbox</th><th>sold-out campaigns</th>"
+                   "<th>database breaker (this child)</th></tr>\n",
                    (int)shop_jobs_pid(), (int)getpid(), shop_db_in_use());
     }
     for (i = 0; i < sites->nelts; i++) {
