@@ -111,7 +111,11 @@ apr_status_t shop_popular_start(apr_pool_t *pconf, server_rec *s)
     return shop_job_start(pconf, s, job);
 }
 
-/* GET /products/popular: a copy out of shared memory, nothing else. */
+/* GET /products/popular: a copy out of shared memory, nothing else.
+ * shop_popular_read returns NULL when nothing was published yet, and also
+ * when no consistent copy could be taken within its bounds (a refresh job
+ * that died mid-write): either way the answer is the empty ranking, at once,
+ * never a wait on the writer and never an error. */
 int shop_products_popular(shop_req *q)
 {
     apr_size_t len = 0;
