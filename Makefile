@@ -3,7 +3,7 @@
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
 .DEFAULT_GOAL := build
-.PHONY: run stop status build test unit clean distclean
+.PHONY: run stop status reload build test unit clean distclean
 
 # Install what is missing, build, start PostgreSQL (schema + demo data) and httpd.
 run:
@@ -15,6 +15,11 @@ stop:
 
 status:
 	$(ROOT)/scripts/shopctl status
+
+# Graceful restart of the running stack with the current configuration:
+# render, apache2 -t, -k graceful, wait for the new generation to answer.
+reload:
+	$(ROOT)/scripts/shopctl reload
 
 build:
 	$(ROOT)/scripts/shopctl build

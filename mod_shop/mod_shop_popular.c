@@ -116,7 +116,11 @@ void shop_popular_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t 
     APR_ARRAY_PUSH(jobs, shop_job *) = job;
 }
 
-/* GET /products/popular: a copy out of shared memory, nothing else. */
+/* GET /products/popular: a copy out of shared memory, nothing else.
+ * shop_popular_read returns NULL when nothing was published yet, and also
+ * when no consistent copy could be taken within its bounds (a refresh job
+ * that died mid-write): either way the answer is the empty ranking, at once,
+ * never a wait on the writer and never an error. */
 int shop_products_popular(shop_req *q)
 {
     const shop_popular_block *block = q->sc->site ? q->sc->site->popular : NULL;

@@ -53,30 +53,71 @@ const char *shop_popular_render_empty(apr_pool_t *p, apr_interval_time_t window)
 int shop_popular_publish(shop_popular_block *b, const char *body,
                          apr_size_t len, apr_time_t generated_at)
 {
+    apr_uint32_t odd;
+
     if (len > SHOP_POPULAR_BODY_MAX) {
         return 0;
     }
-    /* seq odd: readers that start now, or overlap, retry. */
-    __atomic_store_n(&b->seq, b->seq + 1, __ATOMIC_RELAXED);
+    /* Odd from any state: even s -> s + 1; odd s (a writer died between its
+     * two stores) stays s.  Readers that start now, or overlap, retry. */
+    odd = __atomic_load_n(&b->seq, __ATOMIC_RELAXED) | 1u;
+    __atomic_store_n(&b->seq, odd, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     memcpy(b->body, body, len);
     b->len = (apr_uint32_t)len;
     b->generated_at = generated_at;
-    __atomic_store_n(&b->seq, b->seq + 1, __ATOMIC_RELEASE);
+    /* odd + 1 is even and newer than any even value a reader saw before
+     * (the last even value was odd - 1), so every overlapping copy fails
+     * its check.  Computed from our own odd value, not re-read. */
+    __atomic_store_n(&b->seq, odd + 1u, __ATOMIC_RELEASE);
     return 1;
 }
 
-const char *shop_popular_read(apr_pool_t *p, const shop_popular_block *b,
-                              apr_size_t *len, apr_time_t *generated_at)
+/* The odd counter value a reader of this process last gave up on, and the
+ * block it was in: later reads of the same block at the same odd value
+ * give up at once.  Two relaxed atomics, not one: a mismatched pair only
+ * costs a reader its budget, or makes it return NULL, which is allowed. */
+static const shop_popular_block *stuck_block;
+static apr_uint32_t stuck_seq;
+
+static int known_stuck(const shop_popular_block *b, apr_uint32_t seq)
+{
+    return __atomic_load_n(&stuck_block, __ATOMIC_RELAXED) == b
+           && __atomic_load_n(&stuck_seq, __ATOMIC_RELAXED) == seq;
+}
+
+static void remember_stuck(const shop_popular_block *b, apr_uint32_t seq)
+{
+    __atomic_store_n(&stuck_seq, seq, __ATOMIC_RELAXED);
+    __atomic_store_n(&stuck_block, b, __ATOMIC_RELAXED);
+}
+
+const char *shop_popular_read_bounded(apr_pool_t *p, const shop_popular_block *b,
+                                      apr_size_t *len, apr_time_t *generated_at,
+                                      int tries, apr_interval_time_t budget)
 {
     char *copy = NULL;
     apr_size_t cap = 0;
+    apr_time_t deadline = 0;
+    apr_uint32_t before = 0;
+    int i;
 
-    for (;;) {
-        apr_uint32_t before = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
+    for (i = 0; i < tries; i++) {
         apr_size_t n;
 
+        before = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
         if (before & 1) {
+            if (known_stuck(b, before)) {
+                return NULL;
+            }
+            /* The clock starts at the first odd counter: an uncontended
+             * read never calls apr_time_now(). */
+            if (deadline == 0) {
+                deadline = apr_time_now() + budget;
+            }
+            else if (apr_time_now() >= deadline) {
+                break;
+            }
             apr_thread_yield();     /* the writer may be preempted */
             continue;
         }
@@ -96,7 +137,25 @@ const char *shop_popular_read(apr_pool_t *p, const shop_popular_block *b,
             *len = n;
             return copy;
         }
+        if (deadline == 0) {
+            deadline = apr_time_now() + budget;
+        }
+        else if (apr_time_now() >= deadline) {
+            break;
+        }
     }
+    if (before & 1) {
+        remember_stuck(b, before);
+    }
+    return NULL;
+}
+
+const char *shop_popular_read(apr_pool_t *p, const shop_popular_block *b,
+                              apr_size_t *len, apr_time_t *generated_at)
+{
+    return shop_popular_read_bounded(p, b, len, generated_at,
+                                     SHOP_POPULAR_READ_TRIES,
+                                     SHOP_POPULAR_READ_BUDGET);
 }
 
 void shop_popular_recover(shop_popular_block *b)
