@@ -50,6 +50,45 @@ const char *shop_popular_render_empty(apr_pool_t *p, apr_interval_time_t window)
     return shop_json_dump(p, shop_json_own(p, doc));
 }
 
+/*
+ * Becomes the only writer: CAS from an even count to the next odd one.
+ * An odd count is a writer at work (the old and the new jobs process
+ * overlap for a moment on a restart), so wait for it; one that stays odd
+ * for WRITER_WAIT belongs to a writer that died between its two stores,
+ * and is taken over with a new odd value.  Returns the odd value owned.
+ */
+#define WRITER_WAIT apr_time_from_msec(200)
+
+static apr_uint32_t writer_enter(shop_popular_block *b)
+{
+    apr_uint32_t seen = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
+    apr_time_t stuck_since = 0;
+
+    for (;;) {
+        apr_uint32_t want = (seen & 1u) ? seen + 2u : seen + 1u;
+        if (seen & 1u) {
+            apr_time_t now = apr_time_now();
+            if (stuck_since == 0) {
+                stuck_since = now;
+            }
+            if (now - stuck_since < WRITER_WAIT) {
+                apr_sleep(apr_time_from_msec(1));
+                apr_uint32_t again = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
+                if (again != seen) {
+                    stuck_since = 0;
+                }
+                seen = again;
+                continue;
+            }
+        }
+        if (__atomic_compare_exchange_n(&b->seq, &seen, want, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            return want;
+        }
+        stuck_since = 0;        /* another writer got there first */
+    }
+}
+
 int shop_popular_publish(shop_popular_block *b, const char *body,
                          apr_size_t len, apr_time_t generated_at)
 {
@@ -58,17 +97,13 @@ int shop_popular_publish(shop_popular_block *b, const char *body,
     if (len > SHOP_POPULAR_BODY_MAX) {
         return 0;
     }
-    /* Odd from any state: even s -> s + 1; odd s (a writer died between its
-     * two stores) stays s.  Readers that start now, or overlap, retry. */
-    odd = __atomic_load_n(&b->seq, __ATOMIC_RELAXED) | 1u;
-    __atomic_store_n(&b->seq, odd, __ATOMIC_RELAXED);
+    odd = writer_enter(b);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     memcpy(b->body, body, len);
     b->len = (apr_uint32_t)len;
     b->generated_at = generated_at;
-    /* odd + 1 is even and newer than any even value a reader saw before
-     * (the last even value was odd - 1), so every overlapping copy fails
-     * its check.  Computed from our own odd value, not re-read. */
+    /* odd + 1 is even and newer than any even value a reader saw before,
+     * so every overlapping copy fails its check. */
     __atomic_store_n(&b->seq, odd + 1u, __ATOMIC_RELEASE);
     return 1;
 }

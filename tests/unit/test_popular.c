@@ -141,11 +141,11 @@ static void *APR_THREAD_FUNC writer(apr_thread_t *t, void *data)
 
 /* Returns how many of `reads` reads gave up (NULL).  tries 0: the
  * default bounds (shop_popular_read). */
-static int race_reads(apr_pool_t *p, apr_interval_time_t pace, int reads,
-                      int tries, apr_interval_time_t budget)
+static int race_writers(apr_pool_t *p, int writers, apr_interval_time_t pace,
+                        int reads, int tries, apr_interval_time_t budget)
 {
     race r = { new_block(p), 0, pace };
-    apr_thread_t *t;
+    apr_thread_t *t, *t2 = NULL;
     apr_status_t rv;
     int i, nulls = 0;
 
@@ -153,6 +153,9 @@ static int race_reads(apr_pool_t *p, apr_interval_time_t pace, int reads,
     memset(body_b, 'b', sizeof(body_b) - 1);
     shop_popular_publish(r.b, body_a, sizeof(body_a) - 1, 1);
     assert_int_equal(apr_thread_create(&t, NULL, writer, &r, p), APR_SUCCESS);
+    if (writers > 1) {
+        assert_int_equal(apr_thread_create(&t2, NULL, writer, &r, p), APR_SUCCESS);
+    }
     for (i = 0; i < reads; i++) {
         apr_pool_t *sub;
         apr_size_t len = 0;
@@ -178,7 +181,26 @@ static int race_reads(apr_pool_t *p, apr_interval_time_t pace, int reads,
     }
     r.stop = 1;
     apr_thread_join(&rv, t);
+    if (t2) {
+        apr_thread_join(&rv, t2);
+    }
     return nulls;
+}
+
+static int race_reads(apr_pool_t *p, apr_interval_time_t pace, int reads,
+                      int tries, apr_interval_time_t budget)
+{
+    return race_writers(p, 1, pace, reads, tries, budget);
+}
+
+/* Two writers at once (the old and the new jobs process overlap for a
+ * moment on a restart): they take turns, and every copy stays whole. */
+static void test_two_writers_never_tear_a_copy(void **state)
+{
+    int nulls = race_writers(UNIT_POOL(state), 2, 0, 20000, 0x7fffffff,
+                             apr_time_from_sec(10));
+
+    assert_int_equal(nulls, 0);
 }
 
 /* Back-to-back writes, readers with bounds large enough to always get
@@ -261,9 +283,10 @@ static void test_dead_writer_reads_are_bounded_then_publish_recovers(void **stat
     assert_true(took < SHOP_POPULAR_READ_BUDGET);
     assert_int_equal(b->seq, 3);                /* readers never write */
 
-    /* The next publish takes the odd counter over and ends it even. */
+    /* The next publish waits for the writer, then takes the odd counter
+     * over with a new odd value (5), and ends it even. */
     assert_true(shop_popular_publish(b, "{\"new\":1}", 9, 8));
-    assert_int_equal(b->seq, 4);
+    assert_int_equal(b->seq, 6);
     got = shop_popular_read(p, b, &len, &at);
     assert_string_equal(got, "{\"new\":1}");
     assert_int_equal(len, 9);
@@ -271,7 +294,7 @@ static void test_dead_writer_reads_are_bounded_then_publish_recovers(void **stat
 
     /* And the seqlock works as before after it. */
     assert_true(shop_popular_publish(b, "{}", 2, 9));
-    assert_int_equal(b->seq, 6);
+    assert_int_equal(b->seq, 8);
     assert_string_equal(shop_popular_read(p, b, &len, &at), "{}");
 }
 
@@ -315,7 +338,7 @@ static void test_publish_over_odd_counter(void **state)
     b->seq = 11;
     assert_null(shop_popular_read_bounded(p, b, &len, &at, 3, 0));
     assert_true(shop_popular_publish(b, "{\"a\":2}", 7, 3));
-    assert_int_equal(b->seq, 12);
+    assert_int_equal(b->seq, 14);
     assert_string_equal(shop_popular_read(p, b, &len, &at), "{\"a\":2}");
 }
 
@@ -364,6 +387,7 @@ int main(void)
         UNIT_TEST(test_publish_refuses_oversized_body),
         UNIT_TEST(test_recover_torn_block),
         UNIT_TEST(test_reader_never_sees_a_torn_body),
+        UNIT_TEST(test_two_writers_never_tear_a_copy),
         UNIT_TEST(test_bounded_reader_under_back_to_back_writes),
         UNIT_TEST(test_paced_writer_reads_get_through),
         UNIT_TEST(test_dead_writer_reads_are_bounded_then_publish_recovers),
