@@ -402,8 +402,8 @@ def summarize(calls, allow_503=False):
         "timeouts": sum(a.kind == "timeout" for c in calls for a in c.attempts),
         "connect_errors": sum(a.kind == "connect" for c in calls for a in c.attempts),
         "retried": sum(len([a for a in c.attempts if a.kind != "connect"]) > 1 for c in calls),
-        "retried_ok": sum(len([a for a in c.attempts if a.kind != "connect"]) > 1 and c.ok()
-                          for c in calls),
+        "retried_answered": sum(len([a for a in c.attempts if a.kind != "connect"]) > 1
+                                and c.answered for c in calls),
         "no_answer": sum(not c.answered for c in calls),
         "unkeyed_post_cut": sum(not c.answered and not c.retriable for c in calls),
     }
@@ -412,3 +412,58 @@ def summarize(calls, allow_503=False):
     s["unexpected"] = sorted({(c.op, c.status, c.code) for c in failed if c.answered},
                              key=str)
     return s, failed
+
+
+class Probe:
+    """A "normal client" on a fixed schedule: one GET every `interval` seconds,
+    each on a NEW connection (a visitor arriving, not a warm keep-alive), from
+    one thread. Latency of tick k = when its answer arrived - when tick k was
+    DUE, so a request stuck behind the fault also counts against the ticks it
+    held back (no coordinated omission). A request without an answer counts
+    as its full timeout."""
+
+    def __init__(self, port, path, interval=0.05, timeout=5.0):
+        self.port, self.path = port, path
+        self.interval, self.timeout = interval, timeout
+        self.samples = []       # (due, latency, status or None)
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, daemon=True, name="chaos-probe")
+        self._thread.start()
+
+    def _run(self):
+        t0 = time.monotonic()
+        for k in range(10_000_000):             # bounded; stop() ends it
+            due = t0 + k * self.interval
+            now = time.monotonic()
+            if now < due:
+                if self._stop.wait(due - now):
+                    return
+            elif self._stop.is_set():
+                return
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            status = None
+            try:
+                conn.request("GET", self.path, headers={"Connection": "close"})
+                r = conn.getresponse()
+                r.read()
+                status = r.status
+            except (OSError, http.client.HTTPException):
+                pass
+            finally:
+                conn.close()
+            end = time.monotonic()
+            if status is None:
+                end = max(end, due + self.timeout)
+            self.samples.append((due, end - due, status))
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2 * self.timeout + 5)
+        return self.samples
+
+    def window(self, t0, t1):
+        return [s for s in self.samples if t0 <= s[0] <= t1]
