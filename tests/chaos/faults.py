@@ -1,6 +1,6 @@
 """The faults of the chaos suite, and how to see httpd's worker processes.
 
-    worker_pids(stack)             httpd worker children (not a jobs process)
+    Workers(stack)(), worker_pids  httpd worker children (not a jobs process)
     graceful(stack, n, duration)   `apache2 -f <conf> -k graceful` n times
     kill_worker(stack)             kill -9 one worker child, time its replacement
     pg_outage(stack, down)         scripts/shopctl pg-stop, wait, pg-start --no-migrate
@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from shopclient import child_pids
+from shopclient import child_pids, request
 
 JOBS_LINE = re.compile(r"mod_shop: jobs process (\d+) started")
 
@@ -33,24 +33,84 @@ def _cmdline(pid):
 
 
 def jobs_pid(stack):
-    """The dedicated jobs process, if the module logs one (latest wins)."""
+    """The dedicated jobs process, if the module has one: GET /admin/status
+    "jobs_pid", else the latest "mod_shop: jobs process <pid> started" line
+    (logged at level info only)."""
+    try:
+        r = request("GET", f"{stack.base}/admin/status", timeout=2)
+        if r.status == 200 and isinstance(r.json, dict) and r.json.get("jobs_pid"):
+            return int(r.json["jobs_pid"])
+    except (OSError, ValueError, TypeError):
+        pass
     found = JOBS_LINE.findall(stack.error_log())
     return int(found[-1]) if found else None
 
 
-def worker_pids(stack):
-    """Live children of the httpd parent that are MPM workers.
+def _listen_inodes(port):
+    """Socket inodes of 127.0.0.1:port in state LISTEN, from /proc/net/tcp."""
+    want = "0100007F:%04X" % port
+    inodes = set()
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                col = line.split()
+                if col[1] == want and col[3] == "0A":
+                    inodes.add(col[9])
+    except OSError:
+        pass
+    return inodes
 
-    A worker child is a fork of the parent, so its cmdline is the parent's;
-    a dedicated jobs process (logged as "mod_shop: jobs process <pid>
-    started") is excluded even when it is a plain fork too.
+
+def _holds_socket(pid, inodes):
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False
+
+
+class Workers:
+    """The httpd worker children of a stack, from /proc.
+
+    A worker is a child of the httpd parent with the parent's cmdline (a
+    plain fork) that holds the listening socket. That leaves out a jobs
+    process forked by the parent (it closes the listeners; also excluded by
+    its pid from /admin/status or the error log, looked up once here, so
+    polling needs no HTTP), and old-generation children that have closed
+    their listeners during a graceful restart.
     """
-    parent = stack.main.pid
-    if parent is None:
-        return set()
-    pcmd = _cmdline(parent)
-    jobs = jobs_pid(stack)
-    return {p for p in child_pids(parent) if p != jobs and _cmdline(p) == pcmd}
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.jobs = jobs_pid(stack)
+        self.inodes = _listen_inodes(stack.port)
+
+    def __call__(self):
+        parent = self.stack.main.pid
+        if parent is None:
+            return set()
+        pcmd = _cmdline(parent)
+        out = set()
+        for p in child_pids(parent):
+            if p == self.jobs or _cmdline(p) != pcmd:
+                continue
+            if self.inodes and not _holds_socket(p, self.inodes):
+                continue
+            out.add(p)
+        return out
+
+
+def worker_pids(stack):
+    """Live httpd worker children (see Workers)."""
+    return Workers(stack)()
 
 
 def _poll(fn, timeout, interval=0.01):
@@ -73,13 +133,15 @@ def graceful(stack, n, duration, log):
     t_begin = time.monotonic()
     out = []
     for k in range(n):
-        before = worker_pids(stack)
+        workers = Workers(stack)
+        before = workers()
         t = time.monotonic()
         r = subprocess.run(["apache2", "-f", conf, "-k", "graceful"], capture_output=True,
                            text=True, stdin=subprocess.DEVNULL, timeout=30)
         if r.returncode != 0:
             log(f"  apache2 -k graceful exited {r.returncode}: {r.stderr.strip()}")
-        ok = _poll(lambda: len(worker_pids(stack) - before) >= len(before), 15)
+        # The new generation's jobs process (if any) never holds the listener.
+        ok = _poll(lambda: len(workers() - before) >= len(before), 15)
         out.append({"t": t, "rc": r.returncode,
                     "new_workers_s": (time.monotonic() - t) if ok else None})
         next_slot = t_begin + (k + 1) * duration / n
@@ -94,7 +156,8 @@ def kill_worker(stack, log, timeout=15):
     Returns dict: pid, t_kill (monotonic, right after the signal),
     replaced_s (None if no replacement within `timeout`), before, after.
     """
-    before = worker_pids(stack)
+    workers = Workers(stack)
+    before = workers()
     if not before:
         raise RuntimeError("no httpd worker child to kill")
     victim = min(before)
@@ -105,12 +168,13 @@ def kill_worker(stack, log, timeout=15):
     replaced = None
     after = before
     while time.monotonic() < deadline:
-        after = worker_pids(stack)
+        after = workers()
         if len(after) >= len(before) and after - before:
             replaced = time.monotonic() - t_kill
             break
         time.sleep(0.01)
-    log(f"  killed worker {victim} (workers before {sorted(before)}, after {sorted(after)})")
+    log(f"  killed worker {victim} (workers before {sorted(before)}, after {sorted(after)}; "
+        f"jobs process {workers.jobs or 'none'})")
     return {"pid": victim, "t_kill": t_kill, "t_signalled": t_after,
             "replaced_s": replaced, "before": before, "after": after}
 
