@@ -43,3 +43,11 @@ chaos:
 .PHONY: bench
 bench:
 	$(ROOT)/bench/run
+
+# The Debian package libapache2-mod-shop (see docs/deploy.md): installs missing
+# build dependencies, runs dpkg-buildpackage -us -uc -b on a copy of the tree in
+# build/deb/ and leaves dist/libapache2-mod-shop_<version>_<arch>.deb (lintian-checked).
+# DEB_REF=<commit> builds from a commit instead of the working tree.
+.PHONY: deb
+deb:
+	DEB_REF=$(DEB_REF) $(ROOT)/scripts/build-deb

@@ -53,7 +53,7 @@ static int prepare_request(shop_req *q, const shop_route_entry *e)
         return shop_send_problem(r, SHOP_E_USER_NOT_FOUND,
                                  "user ids are positive integers");
     }
-    if (e->user_scoped && q->dc->user_auth == SHOP_AUTH_REMOTE_USER && !r->user) {
+    if (e->user_scoped && q->sc->user_auth == SHOP_AUTH_REMOTE_USER && !r->user) {
         return shop_send_problem(r, SHOP_E_UNAUTHENTICATED,
                                  "this route needs an authenticated user");
     }
@@ -74,69 +74,54 @@ static int prepare_request(shop_req *q, const shop_route_entry *e)
 }
 
 /*
- * The mount is the <Location> whose SetHandler made this request ours.
- * httpd does not tell a handler that, so post_config maps each <Location>
- * SetHandler expression to the section's path, and a request finds its
- * mount through the expression its merged configuration carries (nested
- * sections such as <Location /api/admin> inherit it from /api).  Any
- * other place a handler can be set (regex sections, <Directory>) needs
- * ShopMount.
+ * Where the routes start.  ShopMount says it outright; otherwise the
+ * request's mount is the longest <Location> of its handler's kind that
+ * holds it (mod_shop_sites.c reads them from the configuration).  The API
+ * routes are relative to a shop mount; the admin routes ("/admin/...")
+ * to the parent of a shop-admin mount, so <Location /api/admin> serves
+ * /api/admin/users as "/admin/users".
  */
-static apr_hash_t *handler_mounts;
-
-static void map_handler_mounts(apr_pool_t *pconf, server_rec *s)
+static const char *route_path(const shop_req *q, int admin)
 {
-    server_rec *vs;
-    int i;
-
-    handler_mounts = apr_hash_make(pconf);
-    for (vs = s; vs; vs = vs->next) {
-        core_server_config *csc = ap_get_core_module_config(vs->module_config);
-        ap_conf_vector_t **sections = (ap_conf_vector_t **)csc->sec_url->elts;
-
-        for (i = 0; i < csc->sec_url->nelts; i++) {
-            core_dir_config *dc = ap_get_core_module_config(sections[i]);
-            if (dc->expr_handler && dc->d && !dc->r) {
-                apr_hash_set(handler_mounts, apr_pmemdup(pconf, &dc->expr_handler,
-                             sizeof(dc->expr_handler)), sizeof(dc->expr_handler),
-                             dc->d);
-            }
-        }
-    }
-}
-
-static const char *request_mount(const shop_req *q)
-{
-    core_dir_config *dc;
+    request_rec *r = q->r;
+    const shop_mount *m;
+    const char *rest;
 
     if (q->dc->mount) {
-        return q->dc->mount;
+        return relative_path(r, q->dc->mount);
     }
-    dc = ap_get_core_module_config(q->r->per_dir_config);
-    return dc->expr_handler ? apr_hash_get(handler_mounts, &dc->expr_handler,
-                                           sizeof(dc->expr_handler)) : NULL;
+    m = shop_mount_of(r, admin ? SHOP_MOUNT_ADMIN : SHOP_MOUNT_API);
+    if (m == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "mod_shop: cannot tell "
+                      "where the API is mounted (handler set outside a "
+                      "<Location>?): set ShopMount");
+        return NULL;
+    }
+    rest = r->uri + strlen(m->path);
+    if (admin) {
+        return apr_pstrcat(r->pool, "/admin", rest, NULL);
+    }
+    return *rest == '/' ? rest : NULL;
 }
 
-/* Will core's fixup make this request ours?  (Its SetHandler, evaluated
- * early: the Location walk has run, r->handler is not set yet.) */
+/* Will this request be ours?  Its longest mount says: the Location walk
+ * has not run yet, so r->handler is not known. */
 static int is_shop_request(request_rec *r)
 {
-    core_dir_config *dc = ap_get_core_module_config(r->per_dir_config);
-    const char *err = NULL, *handler;
+    const shop_mount *m = shop_mount_of(r, SHOP_MOUNT_ANY);
 
-    if (dc->expr_handler == NULL) {
-        return 0;
-    }
-    handler = ap_expr_str_exec(r, dc->expr_handler, &err);
-    return err == NULL && handler && strcasecmp(handler, SHOP_HANDLER) == 0;
+    return m && m->kind != SHOP_MOUNT_OTHER;
+}
+
+static int marked(request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &shop_module) != NULL;
 }
 
 /*
  * The API is not files: core's directory walk (a stat and an .htaccess
  * probe per path segment) is skipped for it, as mod_proxy does for its
- * requests; <Location> access control still applies.  translate_name still
- * sees the Location configuration (map_to_storage runs with the server
- * defaults), so the decision is taken there and remembered.
+ * requests; <Location> access control still applies.
  */
 static int shop_translate_name(request_rec *r)
 {
@@ -148,7 +133,7 @@ static int shop_translate_name(request_rec *r)
 
 static int shop_map_to_storage(request_rec *r)
 {
-    return ap_get_module_config(r->request_config, &shop_module) ? OK : DECLINED;
+    return marked(r) ? OK : DECLINED;
 }
 
 /*
@@ -157,29 +142,25 @@ static int shop_map_to_storage(request_rec *r)
  */
 static int shop_header_parser(request_rec *r)
 {
-    if (is_shop_request(r)) {
+    if (marked(r)) {
         apr_table_setn(r->err_headers_out, "X-Request-Id", shop_request_id(r));
     }
     return DECLINED;
 }
 
-/* Finds the route of the path below the mount. */
-static shop_route_result find_route(shop_req *q, const char **path,
+/* Finds the route of the path below the mount, in the handler's table. */
+static shop_route_result find_route(shop_req *q, int admin, const char **path,
                                     shop_route_match *m)
 {
-    const char *mount = request_mount(q);
-
-    if (mount == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "mod_shop: cannot tell "
-                      "where the API is mounted: set ShopMount");
-        return SHOP_ROUTE_NO_PATH;
-    }
-    *path = relative_path(q->r, mount);
+    *path = route_path(q, admin);
     if (*path == NULL) {
         return SHOP_ROUTE_NO_PATH;
     }
-    return shop_route_find(q->r->pool, shop_routes, shop_routes_count,
-                           sizeof(shop_route_entry), method_bit(q->r), *path, m);
+    return admin
+        ? shop_route_find(q->r->pool, shop_admin_routes, shop_admin_routes_count,
+                          sizeof(shop_route_entry), method_bit(q->r), *path, m)
+        : shop_route_find(q->r->pool, shop_routes, shop_routes_count,
+                          sizeof(shop_route_entry), method_bit(q->r), *path, m);
 }
 
 static int shop_handler(request_rec *r)
@@ -188,9 +169,18 @@ static int shop_handler(request_rec *r)
     shop_route_match m;
     const shop_route_entry *e;
     const char *path = NULL;
-    int rv, i;
+    int rv, i, admin;
 
-    if (r->handler == NULL || strcmp(r->handler, SHOP_HANDLER) != 0) {
+    if (r->handler == NULL) {
+        return DECLINED;
+    }
+    if (strcmp(r->handler, SHOP_HANDLER) == 0) {
+        admin = 0;
+    }
+    else if (strcmp(r->handler, SHOP_ADMIN_HANDLER) == 0) {
+        admin = 1;
+    }
+    else {
         return DECLINED;
     }
     q = apr_pcalloc(r->pool, sizeof(*q));
@@ -199,7 +189,7 @@ static int shop_handler(request_rec *r)
     q->dc = ap_get_module_config(r->per_dir_config, &shop_module);
     apr_table_setn(r->err_headers_out, "X-Request-Id", shop_request_id(r));
 
-    switch (find_route(q, &path, &m)) {
+    switch (find_route(q, admin, &path, &m)) {
     case SHOP_ROUTE_NO_PATH:
         return route_not_found(r);
     case SHOP_ROUTE_NO_METHOD:
@@ -210,7 +200,7 @@ static int shop_handler(request_rec *r)
     case SHOP_ROUTE_MATCHED:
         break;
     }
-    e = &shop_routes[m.index];
+    e = admin ? &shop_admin_routes[m.index] : &shop_routes[m.index];
     for (i = 0; i < m.nparams; i++) {
         q->params[i] = m.params[i];
     }
@@ -221,31 +211,103 @@ static int shop_handler(request_rec *r)
     return e->handler(q);
 }
 
-static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                            apr_pool_t *ptemp, server_rec *s)
+/*
+ * httpd's own error answers under a mount (401/403 from Require, 400 for
+ * a bad header, 413 from LimitRequestBody...) become problem+json too.
+ * The filter is inserted only on that path (insert_error_filter) and
+ * replaces httpd's HTML body; headers such as WWW-Authenticate stay.
+ */
+static ap_filter_rec_t *problem_filter_handle;
+
+static shop_err err_for_status(int status)
+{
+    switch (status) {
+    case HTTP_UNAUTHORIZED:           return SHOP_E_UNAUTHENTICATED;
+    case HTTP_FORBIDDEN:              return SHOP_E_FORBIDDEN;
+    case HTTP_NOT_FOUND:              return SHOP_E_NOT_FOUND;
+    case HTTP_METHOD_NOT_ALLOWED:     return SHOP_E_METHOD_NOT_ALLOWED;
+    case HTTP_REQUEST_ENTITY_TOO_LARGE: return SHOP_E_PAYLOAD_TOO_LARGE;
+    case HTTP_UNSUPPORTED_MEDIA_TYPE: return SHOP_E_UNSUPPORTED_MEDIA_TYPE;
+    case HTTP_SERVICE_UNAVAILABLE:    return SHOP_E_SERVICE_UNAVAILABLE;
+    default:
+        return status < 500 ? SHOP_E_INVALID_REQUEST : SHOP_E_INTERNAL;
+    }
+}
+
+static const char *problem_body(request_rec *r)
+{
+    json_t *doc = shop_problem_doc(r->pool, err_for_status(r->status),
+        apr_psprintf(r->pool, "httpd answered %s", ap_get_status_line(r->status)));
+
+    /* The status httpd chose stays, also where no code has it (408, 414...). */
+    json_object_set_new(doc, "status", json_integer(r->status));
+    return shop_json_dump(r->pool, doc);
+}
+
+static apr_status_t problem_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    apr_bucket *eos = APR_BRIGADE_LAST(bb);
+    const char *body;
+
+    if (r->status < 400) {
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
+    if (APR_BRIGADE_EMPTY(bb) || !APR_BUCKET_IS_EOS(eos)) {
+        apr_brigade_cleanup(bb);        /* httpd's HTML, dropped */
+        return APR_SUCCESS;
+    }
+    apr_brigade_cleanup(bb);
+    body = problem_body(r);
+    ap_set_content_type(r, "application/problem+json");
+    ap_set_content_length(r, (apr_off_t)strlen(body));
+    apr_table_setn(r->headers_out, "X-Request-Id", shop_request_id(r));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create(body, strlen(body), r->pool,
+                                                       r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+static void shop_insert_error_filter(request_rec *r)
+{
+    if (marked(r) || (r->uri && is_shop_request(r))) {
+        ap_add_output_filter_handle(problem_filter_handle, NULL, r, r->connection);
+    }
+}
+
+/* Runs for `configtest` too: every mistake found here stops it. */
+static int shop_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *vs;
 
+    (void)plog; (void)ptemp;
+    for (vs = s; vs; vs = vs->next) {
+        shop_srv_cfg_defaults(ap_get_module_config(vs->module_config,
+                                                   &shop_module));
+    }
+    return shop_sites_configure(pconf, s) ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s)
+{
     (void)plog; (void)ptemp;
     if (!shop_db_init()) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_shop: mod_dbd is not loaded (LoadModule dbd_module)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    for (vs = s; vs; vs = vs->next) {
-        shop_srv_cfg_defaults(ap_get_module_config(vs->module_config,
-                                                   &shop_module));
-    }
-    map_handler_mounts(pconf, s);
     /* Shared memory and jobs belong to the real start, not the dry run
-     * httpd makes of the configuration first. */
+     * httpd makes of the configuration first.  The jobs process is forked
+     * after the shared memory exists, so it inherits it. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
     if (shop_shm_create(pconf, s) != APR_SUCCESS
-        || shop_expiry_start(pconf, s) != APR_SUCCESS
-        || shop_popular_start(pconf, s) != APR_SUCCESS
-        || shop_relay_start(pconf, s) != APR_SUCCESS) {
+        || shop_jobs_start(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -254,13 +316,16 @@ static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void shop_register_hooks(apr_pool_t *p)
 {
     (void)p;
-    /* Before mod_watchdog's post_config (APR_HOOK_LAST), which starts the
-     * callbacks registered by then. */
+    ap_hook_check_config(shop_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(shop_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(shop_translate_name, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(shop_map_to_storage, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_header_parser(shop_header_parser, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(shop_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(shop_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    problem_filter_handle = ap_register_output_filter("SHOP_PROBLEM", problem_filter,
+                                                      NULL, AP_FTYPE_CONTENT_SET);
+    shop_status_register();
 }
 
 module AP_MODULE_DECLARE_DATA shop_module = {

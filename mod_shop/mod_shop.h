@@ -24,13 +24,16 @@
 APLOG_USE_MODULE(shop);
 extern module AP_MODULE_DECLARE_DATA shop_module;
 
-#define SHOP_HANDLER "shop"
+#define SHOP_HANDLER "shop"              /* the API */
+#define SHOP_ADMIN_HANDLER "shop-admin"  /* the admin routes, nowhere else */
 
 /* ---- configuration (mod_shop_config.c) -------------------------------- */
 
 #define SHOP_UNSET -1
 
 typedef enum { SHOP_AUTH_UNSET = -1, SHOP_AUTH_NONE = 0, SHOP_AUTH_REMOTE_USER } shop_auth_mode;
+
+typedef struct shop_site shop_site;
 
 typedef struct {
     apr_off_t max_body;
@@ -45,11 +48,15 @@ typedef struct {
     const char *platform_url;
     apr_interval_time_t platform_timeout;
     apr_interval_time_t platform_retry_max;
+    shop_auth_mode user_auth;
+    const char *job_db_params;  /* ShopJobDBParams, or NULL: the DBDParams */
+    /* Found when the configuration is checked (mod_shop_sites.c): */
+    shop_site *site;            /* the shop this server belongs to, or NULL */
+    apr_array_header_t *mounts; /* shop_mount: the <Location>s of the handlers */
 } shop_srv_cfg;
 
 typedef struct {
     const char *mount;          /* ShopMount, or NULL: found per request */
-    shop_auth_mode user_auth;
 } shop_dir_cfg;
 
 extern const command_rec shop_cmds[];
@@ -58,6 +65,39 @@ void *shop_merge_srv_cfg(apr_pool_t *p, void *base, void *add);
 void shop_srv_cfg_defaults(shop_srv_cfg *c);
 void *shop_create_dir_cfg(apr_pool_t *p, char *dir);
 void *shop_merge_dir_cfg(apr_pool_t *p, void *base, void *add);
+
+/* ---- shops and mounts (mod_shop_sites.c) ------------------------------- */
+
+#define SHOP_MOUNT_ANY   -1
+#define SHOP_MOUNT_API    0     /* SetHandler shop */
+#define SHOP_MOUNT_ADMIN  1     /* SetHandler shop-admin */
+#define SHOP_MOUNT_OTHER  2     /* any other handler */
+
+/* A <Location> with a SetHandler. */
+typedef struct {
+    const char *path;           /* without a trailing '/' ("" for "/") */
+    int kind;
+} shop_mount;
+
+/*
+ * A shop is one database.  Every server (main or virtual host) whose jobs
+ * connect to it shares one shop: one set of jobs, one popular ranking, one
+ * sold-out set.  The settings of its first server run the jobs.
+ */
+struct shop_site {
+    int index;
+    server_rec *s;
+    const char *conninfo;       /* ShopJobDBParams, else DBDParams */
+    const char *key;            /* a hash of conninfo: names its shared memory */
+    void *popular;              /* shop_popular_block in shared memory */
+    volatile apr_uint64_t *soldout;
+};
+
+/* check_config: reads the configuration tree, fills sc->site and sc->mounts. */
+int shop_sites_configure(apr_pool_t *pconf, server_rec *s);
+apr_array_header_t *shop_sites(void);       /* shop_site *, in index order */
+/* The longest mount of r->server of a kind under which r->uri lies, or NULL. */
+const shop_mount *shop_mount_of(request_rec *r, int kind);
 
 /* ---- database (mod_shop_db.c, statements in mod_shop_sql.c) ------------ */
 
@@ -74,6 +114,7 @@ typedef struct shop_conn_state shop_conn_state;
 
 typedef struct {
     request_rec *r;
+    server_rec *s;          /* whose pool the connection came from */
     ap_dbd_t *dbd;
     PGconn *conn;
     shop_conn_state *state;
@@ -82,8 +123,9 @@ typedef struct {
 } shop_db;
 
 int shop_db_init(void);     /* post_config: finds mod_dbd */
-const dbd_cfg_t *shop_dbd_cfg(server_rec *s);  /* DBDParams, DBDMax... */
 shop_dbrc shop_db_open(request_rec *r, shop_db **out);
+/* A connection from another server's pool (the status views). */
+shop_dbrc shop_db_open_for(request_rec *r, server_rec *s, shop_db **out);
 void shop_db_close(shop_db *db);
 apr_uint32_t shop_db_in_use(void);    /* this child's borrowed connections */
 shop_dbrc shop_db_begin(shop_db *db);
@@ -178,8 +220,11 @@ typedef struct {
     int body;                   /* SHOP_BODY_* */
 } shop_route_entry;
 
+/* The API's routes (handler shop) and the admin routes (shop-admin). */
 extern const shop_route_entry shop_routes[];
 extern const apr_size_t shop_routes_count;
+extern const shop_route_entry shop_admin_routes[];
+extern const apr_size_t shop_admin_routes_count;
 
 int shop_points_get(shop_req *q);
 int shop_points_charge(shop_req *q);
@@ -203,33 +248,52 @@ int shop_coupons_list(shop_req *q);
 
 /* ---- shared memory (mod_shop_shm.c) ------------------------------------ */
 
+/* Creates every shop's shared memory; post_config, before the jobs start. */
 apr_status_t shop_shm_create(apr_pool_t *pconf, server_rec *s);
-int shop_soldout_is(apr_int64_t coupon_id);
-void shop_soldout_mark(apr_int64_t coupon_id);
+int shop_soldout_is(const shop_site *site, apr_int64_t coupon_id);
+void shop_soldout_mark(const shop_site *site, apr_int64_t coupon_id);
+int shop_soldout_count(const shop_site *site);
 
 /* ---- scheduled jobs (mod_shop_jobs.c) ----------------------------------- */
 
+/*
+ * A job is one kind of scheduled work for one shop.  Each runs in its own
+ * thread of the jobs process, with its own PostgreSQL connection.
+ */
 typedef struct shop_job shop_job;
 struct shop_job {
     const char *name;
     apr_interval_time_t interval;
     void (*run)(shop_job *job, apr_pool_t *p);  /* one tick */
+    const shop_site *site;
+    const shop_srv_cfg *sc;     /* the shop's settings */
     server_rec *s;
-    const char *conninfo;
     PGconn *conn;               /* the job's own, used by its thread only */
+    void *data;                 /* the job's own state */
 };
 
-apr_status_t shop_job_start(apr_pool_t *pconf, server_rec *s, shop_job *job);
+/* post_config: forks the jobs process of this configuration generation. */
+apr_status_t shop_jobs_start(apr_pool_t *pconf, server_rec *s);
+pid_t shop_jobs_pid(void);
 PGconn *shop_job_conn(shop_job *job);
 /* A statement on the job's connection; NULL (logged) on any failure. */
 PGresult *shop_job_query(shop_job *job, const char *sql, int nparams,
                          const char *const *params);
 
-apr_status_t shop_expiry_start(apr_pool_t *pconf, server_rec *s);
-apr_status_t shop_popular_start(apr_pool_t *pconf, server_rec *s);
-apr_status_t shop_relay_start(apr_pool_t *pconf, server_rec *s);
+/* The jobs of one shop, appended to jobs (shop_job *). */
+void shop_expiry_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
+void shop_popular_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
+void shop_relay_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
+/* The popular block of a shop in shared memory. */
+apr_status_t shop_popular_attach(apr_pool_t *pconf, server_rec *s, shop_site *site);
 int shop_products_popular(shop_req *q);
-apr_time_t shop_popular_generated_at(void);
+apr_time_t shop_popular_generated_at(const shop_site *site);
+
+/* ---- health and status (mod_shop_status.c) ------------------------------ */
+
+int shop_health_live(shop_req *q);
+int shop_health_ready(shop_req *q);
+void shop_status_register(void);
 
 /* helpers shared by handlers (mod_shop_http.c) */
 const char *shop_i64(apr_pool_t *p, apr_int64_t v);

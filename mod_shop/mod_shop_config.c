@@ -1,8 +1,9 @@
 /*
  * Directives.  Every value is checked when the configuration is read, so
  * `apachectl -t` names a bad value instead of a request failing later.
- * Server-wide settings live in shop_srv_cfg; the mount and the user
- * authentication mode are per <Location>.
+ * Settings live per server (main or virtual host) in shop_srv_cfg; only
+ * the mount is per <Location>.  ShopUserAuth is per server on purpose: a
+ * per-<Location> value could be walked around through another mount.
  */
 #include "mod_shop.h"
 #include "shop_duration.h"
@@ -50,6 +51,7 @@ void *shop_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->popular_refresh = SHOP_UNSET;
     c->platform_timeout = SHOP_UNSET;
     c->platform_retry_max = SHOP_UNSET;
+    c->user_auth = SHOP_AUTH_UNSET;
     return c;
 }
 
@@ -70,7 +72,9 @@ void *shop_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE(popular_refresh);
     MERGE(platform_timeout);
     MERGE(platform_retry_max);
+    MERGE(user_auth);
     c->platform_url = add->platform_url ? add->platform_url : base->platform_url;
+    c->job_db_params = add->job_db_params ? add->job_db_params : base->job_db_params;
     return c;
 }
 
@@ -90,6 +94,7 @@ void shop_srv_cfg_defaults(shop_srv_cfg *c)
     DEFAULT(popular_refresh, 60 * SEC);
     DEFAULT(platform_timeout, 5 * SEC);
     DEFAULT(platform_retry_max, 300 * SEC);
+    DEFAULT(user_auth, SHOP_AUTH_NONE);
 }
 
 void *shop_create_dir_cfg(apr_pool_t *p, char *dir)
@@ -97,7 +102,6 @@ void *shop_create_dir_cfg(apr_pool_t *p, char *dir)
     shop_dir_cfg *c = apr_pcalloc(p, sizeof(*c));
 
     (void)dir;
-    c->user_auth = SHOP_AUTH_UNSET;
     return c;
 }
 
@@ -106,8 +110,6 @@ void *shop_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
     shop_dir_cfg *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
 
     c->mount = add->mount ? add->mount : base->mount;
-    c->user_auth = add->user_auth != SHOP_AUTH_UNSET ? add->user_auth
-                                                     : base->user_auth;
     return c;
 }
 
@@ -166,20 +168,35 @@ static const char *set_platform_url(cmd_parms *cmd, void *dummy, const char *arg
     return NULL;
 }
 
-static const char *set_user_auth(cmd_parms *cmd, void *dirv, const char *arg)
+static shop_srv_cfg *srv_cfg(cmd_parms *cmd)
 {
-    shop_dir_cfg *d = dirv;
+    return ap_get_module_config(cmd->server->module_config, &shop_module);
+}
 
-    (void)cmd;
+static const char *set_user_auth(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    shop_srv_cfg *c = srv_cfg(cmd);
+
+    (void)dummy;
     if (strcasecmp(arg, "none") == 0) {
-        d->user_auth = SHOP_AUTH_NONE;
+        c->user_auth = SHOP_AUTH_NONE;
     }
     else if (strcasecmp(arg, "remote-user") == 0) {
-        d->user_auth = SHOP_AUTH_REMOTE_USER;
+        c->user_auth = SHOP_AUTH_REMOTE_USER;
     }
     else {
         return "ShopUserAuth must be 'none' or 'remote-user'";
     }
+    return NULL;
+}
+
+static const char *set_job_db_params(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    (void)dummy;
+    if (*arg == '\0') {
+        return "ShopJobDBParams must not be empty";
+    }
+    srv_cfg(cmd)->job_db_params = arg;
     return NULL;
 }
 
@@ -212,8 +229,12 @@ const command_rec shop_cmds[] = {
     VALUE("ShopPlatformRetryMax", spec_pf_retry_max, "longest backoff between deliveries, default 5m"),
     AP_INIT_TAKE1("ShopPlatformURL", set_platform_url, NULL, RSRC_CONF,
                   "URL that receives order events; unset keeps them in the outbox"),
-    AP_INIT_TAKE1("ShopUserAuth", set_user_auth, NULL, RSRC_CONF | ACCESS_CONF,
-                  "none (default) or remote-user: r->user must be the login of {userId}"),
+    AP_INIT_TAKE1("ShopUserAuth", set_user_auth, NULL, RSRC_CONF,
+                  "none (default) or remote-user: r->user must be the login of {userId};"
+                  " per server or virtual host, never per <Location>"),
+    AP_INIT_TAKE1("ShopJobDBParams", set_job_db_params, NULL, RSRC_CONF,
+                  "libpq connection string of the background jobs; default: the DBDParams"
+                  " of the server or virtual host"),
     AP_INIT_TAKE1("ShopMount", set_mount, NULL, ACCESS_CONF,
                   "URL path the API routes are relative to; default: the <Location> that sets SetHandler shop"),
     {NULL}

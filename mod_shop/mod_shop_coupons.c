@@ -40,7 +40,7 @@ static shop_dbrc issue_work(shop_req *q, void *ctx, shop_resp *out)
     }
     rc = shop_resp_outcome(q, res, 201, out);
     if (out->err == SHOP_E_SOLD_OUT) {
-        shop_soldout_mark(c->coupon_id);
+        shop_soldout_mark(q->sc->site, c->coupon_id);
     }
     return rc;
 }
@@ -59,7 +59,7 @@ int shop_coupons_issue(shop_req *q)
         return shop_send_problem(q->r, SHOP_E_COUPON_NOT_FOUND, NULL);
     }
     /* A keyed retry must replay its first answer, so it asks the database. */
-    if (q->idem_key == NULL && shop_soldout_is(c.coupon_id)) {
+    if (q->idem_key == NULL && shop_soldout_is(q->sc->site, c.coupon_id)) {
         return shop_send_problem(q->r, SHOP_E_SOLD_OUT, NULL);
     }
     return shop_run(q, SHOP_RUN_READ, issue_work, &c);

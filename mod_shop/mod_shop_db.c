@@ -28,20 +28,6 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
 static apr_uint32_t conns_in_use;      /* this child's borrowed connections */
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
 
-/* mod_dbd keeps its server config private; its first member is the
- * dbd_cfg_t that mod_dbd.h publishes (the layout of httpd 2.2 and 2.4). */
-typedef struct {
-    dbd_cfg_t *cfg;
-} dbd_svr_cfg;
-
-const dbd_cfg_t *shop_dbd_cfg(server_rec *s)
-{
-    module *dbd = ap_find_linked_module("mod_dbd.c");
-    dbd_svr_cfg *svr = dbd ? ap_get_module_config(s->module_config, dbd) : NULL;
-
-    return svr ? svr->cfg : NULL;
-}
-
 int shop_db_init(void)
 {
     dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
@@ -57,7 +43,7 @@ static apr_status_t db_release(void *data)
         PQclear(PQexec(db->conn, "ROLLBACK"));
         db->in_tx = 0;
     }
-    dbd_close_fn(db->r->server, db->dbd);
+    dbd_close_fn(db->s, db->dbd);
     apr_atomic_dec32(&conns_in_use);
     return APR_SUCCESS;
 }
@@ -95,7 +81,12 @@ static shop_conn_state *conn_state(shop_db *db)
 
 shop_dbrc shop_db_open(request_rec *r, shop_db **out)
 {
-    ap_dbd_t *dbd = dbd_open_fn(r->pool, r->server);
+    return shop_db_open_for(r, r->server, out);
+}
+
+shop_dbrc shop_db_open_for(request_rec *r, server_rec *s, shop_db **out)
+{
+    ap_dbd_t *dbd = dbd_open_fn(r->pool, s);
     shop_db *db;
 
     *out = NULL;
@@ -107,6 +98,7 @@ shop_dbrc shop_db_open(request_rec *r, shop_db **out)
     apr_atomic_inc32(&conns_in_use);
     db = apr_pcalloc(r->pool, sizeof(*db));
     db->r = r;
+    db->s = s;
     db->dbd = dbd;
     db->conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
     apr_pool_cleanup_register(r->pool, db, db_release, apr_pool_cleanup_null);

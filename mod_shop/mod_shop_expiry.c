@@ -8,10 +8,6 @@
 #define EXPIRY_BATCH "500"
 #define PURGE_EVERY apr_time_from_sec(60)
 
-typedef struct {
-    shop_job job;               /* first: the job callbacks get this */
-    apr_time_t last_purge;
-} expiry_job;
 
 static void expire_orders(shop_job *job)
 {
@@ -26,17 +22,16 @@ static void expire_orders(shop_job *job)
     PQclear(res);
 }
 
-static void purge_idempotency_keys(expiry_job *ej, apr_pool_t *p)
+static void purge_idempotency_keys(shop_job *job, apr_pool_t *p)
 {
-    const shop_srv_cfg *sc = ap_get_module_config(ej->job.s->module_config,
-                                                  &shop_module);
-    const char *params[1] = { shop_i64(p, sc->idem_ttl) };
+    apr_time_t *last_purge = job->data;
+    const char *params[1] = { shop_i64(p, job->sc->idem_ttl) };
 
-    if (apr_time_now() - ej->last_purge < PURGE_EVERY) {
+    if (apr_time_now() - *last_purge < PURGE_EVERY) {
         return;
     }
-    ej->last_purge = apr_time_now();
-    PQclear(shop_job_query(&ej->job, "DELETE FROM idempotency_keys WHERE"
+    *last_purge = apr_time_now();
+    PQclear(shop_job_query(job, "DELETE FROM idempotency_keys WHERE"
                            " created_at < now() - $1::bigint * interval"
                            " '1 microsecond'", 1, params));
 }
@@ -44,15 +39,19 @@ static void purge_idempotency_keys(expiry_job *ej, apr_pool_t *p)
 static void expiry_run(shop_job *job, apr_pool_t *p)
 {
     expire_orders(job);
-    purge_idempotency_keys((expiry_job *)job, p);
+    purge_idempotency_keys(job, p);
 }
 
-apr_status_t shop_expiry_start(apr_pool_t *pconf, server_rec *s)
+void shop_expiry_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs)
 {
-    expiry_job *ej = apr_pcalloc(pconf, sizeof(*ej));
+    shop_job *job = apr_pcalloc(p, sizeof(*job));
 
-    ej->job.name = "expiry";
-    ej->job.interval = EXPIRY_INTERVAL;
-    ej->job.run = expiry_run;
-    return shop_job_start(pconf, s, &ej->job);
+    job->name = "expiry";
+    job->interval = EXPIRY_INTERVAL;
+    job->run = expiry_run;
+    job->site = site;
+    job->s = site->s;
+    job->sc = ap_get_module_config(site->s->module_config, &shop_module);
+    job->data = apr_pcalloc(p, sizeof(apr_time_t));     /* the last purge */
+    APR_ARRAY_PUSH(jobs, shop_job *) = job;
 }

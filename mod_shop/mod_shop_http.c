@@ -147,6 +147,10 @@ shop_err shop_read_json_body(shop_req *q, int required, const char **detail)
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
     int has_body = te != NULL || (cl != NULL && strcmp(cl, "0") != 0);
+    /* httpd's LimitRequestBody, when it is the smaller limit, is ours too. */
+    apr_off_t core_limit = ap_get_limit_req_body(r);
+    apr_off_t limit = core_limit > 0 && core_limit < q->sc->max_body
+                      ? core_limit : q->sc->max_body;
     char *buf = NULL;
     apr_size_t len = 0;
     int too_big = 0;
@@ -160,11 +164,11 @@ shop_err shop_read_json_body(shop_req *q, int required, const char **detail)
         *detail = "send the body as Content-Type: application/json";
         return SHOP_E_UNSUPPORTED_MEDIA_TYPE;
     }
-    if (cl != NULL && apr_strtoi64(cl, NULL, 10) > q->sc->max_body) {
+    if (cl != NULL && apr_strtoi64(cl, NULL, 10) > limit) {
         too_big = 1;
     }
     else if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK
-             || read_body(r, q->sc->max_body, &buf, &len, &too_big) != APR_SUCCESS) {
+             || read_body(r, limit, &buf, &len, &too_big) != APR_SUCCESS) {
         r->connection->keepalive = AP_CONN_CLOSE;
         *detail = "the request body could not be read";
         return SHOP_E_INVALID_REQUEST;
@@ -173,7 +177,7 @@ shop_err shop_read_json_body(shop_req *q, int required, const char **detail)
         /* Not reading the rest: close rather than drain a huge body. */
         r->connection->keepalive = AP_CONN_CLOSE;
         *detail = apr_psprintf(r->pool, "the body limit is %" APR_OFF_T_FMT
-                               " bytes", q->sc->max_body);
+                               " bytes", limit);
         return SHOP_E_PAYLOAD_TOO_LARGE;
     }
     e = shop_json_parse_object(r->pool, buf, len, &q->body, detail);

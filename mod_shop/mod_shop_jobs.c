@@ -1,20 +1,62 @@
 /*
- * Scheduled jobs on mod_watchdog.  Each job is a singleton watchdog
- * instance of its own (its own thread, in exactly one child at a time),
- * so a slow popular refresh never delays order expiry, and each keeps
- * its own PostgreSQL connection: through mod_dbd's pool it would starve
- * under load, since that pool has no acquire timeout.  The connection
- * uses the main server's DBDParams.
+ * Scheduled jobs, in a process of their own.
+ *
+ * The httpd parent forks one jobs process per configuration generation,
+ * after the shared memory exists (post_config), the way mod_cgid runs its
+ * daemon.  It runs as the children's User/Group, with one thread per job
+ * and shop, each thread with its own PostgreSQL connection (through
+ * mod_dbd's pool a job would starve under load: it has no acquire
+ * timeout).  The MPM's children do no scheduled work at all, so the MPM
+ * may start, reap and recycle them freely.
+ *
+ * Reloads: when a generation's configuration is cleared its jobs process
+ * is told to stop (SIGTERM) and the next generation's starts at once,
+ * without waiting.  A short overlap is safe: the relay leases its events,
+ * the expiry sweep skips locked rows, the popular refresh and the purges
+ * are idempotent.  A jobs process that dies is started again by the
+ * parent, which watches it as an "other child".  The jobs process exits
+ * when the parent is gone.
  */
-#include <mod_watchdog.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <apr_atomic.h>
+#include <apr_signal.h>
+#include <apr_thread_proc.h>
+#include <ap_slotmem.h>
+#include <ap_listen.h>
+#include <http_main.h>
+#include <http_core.h>
+#include <mod_unixd.h>
 
 #include "mod_shop.h"
 
-static const char *dbd_params(server_rec *s)
-{
-    const dbd_cfg_t *cfg = shop_dbd_cfg(s);
+#define JOBS_POLL apr_time_from_msec(50)    /* how fast a stop is noticed */
+#define JOBS_STOP_WAIT apr_time_from_sec(2) /* for ticks in flight */
 
-    return cfg ? cfg->params : NULL;
+typedef struct {
+    apr_proc_t proc;
+    apr_pool_t *pconf;          /* its generation's configuration */
+    server_rec *s;
+    pid_t parent;
+    int retired;                /* its generation is over: never restarted */
+} jobs_proc;
+
+static jobs_proc *current;
+/* The live jobs process's pid, for the status views of every child (it
+ * changes when the parent starts another). */
+static volatile apr_uint32_t *live_pid;
+
+/* ---- inside the jobs process --------------------------------------------- */
+
+static volatile sig_atomic_t stop_requested;
+static apr_uint32_t jobs_running;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
 }
 
 PGconn *shop_job_conn(shop_job *job)
@@ -26,7 +68,7 @@ PGconn *shop_job_conn(shop_job *job)
         PQreset(job->conn);
     }
     else {
-        job->conn = PQconnectdb(job->conninfo);
+        job->conn = PQconnectdb(job->site->conninfo);
     }
     if (PQstatus(job->conn) != CONNECTION_OK) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
@@ -57,45 +99,212 @@ PGresult *shop_job_query(shop_job *job, const char *sql, int nparams,
     return res;
 }
 
-static apr_status_t job_tick(int state, void *data, apr_pool_t *pool)
+/* One job's thread: a tick every interval until the process stops. */
+static void *APR_THREAD_FUNC job_thread(apr_thread_t *thread, void *data)
 {
     shop_job *job = data;
+    apr_pool_t *tick;
+    apr_time_t next = apr_time_now();
 
-    /* STARTING runs before mod_dbd's child_init: no DB work there. */
-    if (state == AP_WATCHDOG_STATE_RUNNING) {
-        job->run(job, pool);
+    (void)thread;
+    apr_pool_create_unmanaged_ex(&tick, NULL, NULL);
+    while (!stop_requested) {
+        apr_time_t now = apr_time_now();
+        if (now < next) {
+            apr_sleep(next - now < JOBS_POLL ? next - now : JOBS_POLL);
+            continue;
+        }
+        job->run(job, tick);
+        apr_pool_clear(tick);
+        next = now + job->interval;
     }
-    else if (state == AP_WATCHDOG_STATE_STOPPING && job->conn) {
+    if (job->conn) {
         PQfinish(job->conn);
-        job->conn = NULL;
     }
-    return APR_SUCCESS;         /* anything else would disable the job */
+    apr_pool_destroy(tick);
+    apr_atomic_dec32(&jobs_running);
+    return NULL;
 }
 
-apr_status_t shop_job_start(apr_pool_t *pconf, server_rec *s, shop_job *job)
+static apr_array_header_t *all_jobs(apr_pool_t *p)
 {
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance =
-        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_callback =
-        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    ap_watchdog_t *wd;
-    apr_status_t rv;
+    apr_array_header_t *sites = shop_sites(), *jobs;
+    int i;
 
-    job->s = s;
-    job->conninfo = dbd_params(s);
-    if (!get_instance || !register_callback || job->conninfo == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "mod_shop: %s needs "
-                     "mod_watchdog and DBDParams on the main server", job->name);
-        return APR_EINVAL;
+    jobs = apr_array_make(p, 8, sizeof(shop_job *));
+    for (i = 0; i < sites->nelts; i++) {
+        const shop_site *site = APR_ARRAY_IDX(sites, i, shop_site *);
+        shop_expiry_jobs(p, site, jobs);
+        shop_popular_jobs(p, site, jobs);
+        shop_relay_jobs(p, site, jobs);
     }
-    rv = get_instance(&wd, apr_pstrcat(pconf, "_mod_shop_", job->name, NULL),
-                      0, 1, pconf);
-    if (rv == APR_SUCCESS) {
-        rv = register_callback(wd, job->interval, job, job_tick);
+    return jobs;
+}
+
+static void jobs_signals(void)
+{
+    sigset_t all;
+
+    sigfillset(&all);
+    sigprocmask(SIG_UNBLOCK, &all, NULL);
+    apr_signal(SIGTERM, on_stop_signal);
+    apr_signal(SIGINT, on_stop_signal);
+    /* httpd signals its whole process group on restarts: not for us. */
+    apr_signal(SIGHUP, SIG_IGN);
+    apr_signal(SIGUSR1, SIG_IGN);
+    apr_signal(SIGWINCH, SIG_IGN);
+    apr_signal(SIGPIPE, SIG_IGN);
+}
+
+static void start_threads(apr_pool_t *p, server_rec *s, apr_array_header_t *jobs)
+{
+    int i;
+
+    for (i = 0; i < jobs->nelts; i++) {
+        apr_thread_t *t;
+        apr_status_t rv;
+
+        apr_atomic_inc32(&jobs_running);
+        rv = apr_thread_create(&t, NULL, job_thread,
+                               APR_ARRAY_IDX(jobs, i, shop_job *), p);
+        if (rv != APR_SUCCESS) {
+            apr_atomic_dec32(&jobs_running);
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "mod_shop: cannot start "
+                         "the %s job", APR_ARRAY_IDX(jobs, i, shop_job *)->name);
+        }
     }
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "mod_shop: cannot schedule %s", job->name);
+}
+
+static void jobs_main(jobs_proc *jp)
+{
+    apr_pool_t *p;
+    apr_array_header_t *jobs;
+    apr_time_t deadline;
+
+    jobs_signals();
+    ap_close_listeners();       /* the port belongs to the MPM's children */
+    if (ap_unixd_setup_child() != 0) {
+        _exit(APEXIT_CHILDFATAL);
     }
-    return rv;
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    jobs = all_jobs(p);
+    start_threads(p, jp->s, jobs);
+    while (!stop_requested && getppid() == jp->parent) {
+        apr_sleep(JOBS_POLL);
+    }
+    stop_requested = 1;
+    deadline = apr_time_now() + JOBS_STOP_WAIT;
+    while (apr_atomic_read32(&jobs_running) > 0 && apr_time_now() < deadline) {
+        apr_sleep(apr_time_from_msec(10));
+    }
+    _exit(0);                   /* no pool cleanups: they are the parent's */
+}
+
+/* ---- in the httpd parent ------------------------------------------------- */
+
+static apr_status_t jobs_fork(jobs_proc *jp);
+
+static void jobs_maint(int reason, void *data, apr_wait_t status)
+{
+    jobs_proc *jp = data;
+
+    if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST) {
+        return;
+    }
+    apr_proc_other_child_unregister(jp);
+    if (!jp->retired) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, jp->s, "mod_shop: jobs process "
+                     "%" APR_PID_T_FMT " exited (status %d); starting another",
+                     jp->proc.pid, (int)status);
+        jobs_fork(jp);
+    }
+}
+
+static apr_status_t jobs_fork(jobs_proc *jp)
+{
+    apr_status_t rv = apr_proc_fork(&jp->proc, jp->pconf);
+
+    if (rv == APR_INCHILD) {
+        jobs_main(jp);          /* does not return */
+    }
+    if (rv != APR_INPARENT) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, jp->s,
+                     "mod_shop: cannot fork the jobs process");
+        return rv;
+    }
+    /* Registered in the process pool: its death may be reported after its
+     * generation's pool is gone. */
+    apr_proc_other_child_register(&jp->proc, jobs_maint, jp, NULL,
+                                  jp->s->process->pool);
+    if (live_pid) {
+        apr_atomic_set32(live_pid, (apr_uint32_t)jp->proc.pid);
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, jp->s, "mod_shop: jobs process %"
+                 APR_PID_T_FMT " started", jp->proc.pid);
+    return APR_SUCCESS;
+}
+
+/* The generation is over (restart or stop): its jobs process stops. */
+static apr_status_t jobs_retire(void *data)
+{
+    jobs_proc *jp = data;
+    apr_time_t deadline = apr_time_now() + JOBS_STOP_WAIT;
+
+    if (getpid() != jp->parent) {
+        return APR_SUCCESS;     /* a child's copy of the pool */
+    }
+    jp->retired = 1;
+    if (current == jp) {
+        current = NULL;
+    }
+    kill(jp->proc.pid, SIGTERM);
+    /* On a restart the MPM reaps it; on the way out nobody will. */
+    while (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING
+           && apr_time_now() < deadline) {
+        if (waitpid(jp->proc.pid, NULL, WNOHANG) != 0) {
+            apr_proc_other_child_unregister(jp);
+            break;
+        }
+        apr_sleep(apr_time_from_msec(10));
+    }
+    return APR_SUCCESS;
+}
+
+static void share_pid(apr_pool_t *pconf)
+{
+    const ap_slotmem_provider_t *slotmem = ap_lookup_provider(
+        AP_SLOTMEM_PROVIDER_GROUP, "shm", AP_SLOTMEM_PROVIDER_VERSION);
+    ap_slotmem_instance_t *mem;
+    void *base = NULL;
+
+    live_pid = NULL;
+    if (slotmem && slotmem->create(&mem, "mod_shop_jobs", sizeof(apr_uint32_t), 1,
+                                   0, pconf) == APR_SUCCESS
+        && slotmem->dptr(mem, 0, &base) == APR_SUCCESS) {
+        live_pid = base;
+    }
+}
+
+apr_status_t shop_jobs_start(apr_pool_t *pconf, server_rec *s)
+{
+    jobs_proc *jp;
+
+    if (shop_sites()->nelts == 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_shop: no DBDParams or "
+                     "ShopJobDBParams anywhere: no scheduled jobs will run");
+        return APR_SUCCESS;
+    }
+    share_pid(pconf);
+    jp = apr_pcalloc(s->process->pool, sizeof(*jp));
+    jp->pconf = pconf;
+    jp->s = s;
+    jp->parent = getpid();
+    apr_pool_cleanup_register(pconf, jp, jobs_retire, apr_pool_cleanup_null);
+    current = jp;
+    return jobs_fork(jp);
+}
+
+pid_t shop_jobs_pid(void)
+{
+    return live_pid ? (pid_t)apr_atomic_read32(live_pid) : 0;
 }

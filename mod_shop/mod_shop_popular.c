@@ -1,6 +1,6 @@
 /*
  * Popular products: GET /products/popular is served from shared memory
- * that a watchdog job refreshes every ShopPopularRefresh.  The request
+ * that a job refreshes every ShopPopularRefresh, one block per shop.  The request
  * path touches no database and takes no lock (see shop_popular.h).
  *
  * The block is a persisted slotmem, so a restart (graceful or not) serves
@@ -25,17 +25,12 @@
     " JOIN products p ON p.id = s.product_id AND p.on_sale" \
     " ORDER BY s.sold DESC, p.id LIMIT $2::int"
 
-static shop_popular_block *block;
-
-static const shop_srv_cfg *main_cfg(server_rec *s)
-{
-    return ap_get_module_config(s->module_config, &shop_module);
-}
 
 /* One refresh: query, render, publish.  On failure the old ranking stays. */
 static void popular_refresh(shop_job *job, apr_pool_t *p)
 {
-    const shop_srv_cfg *sc = main_cfg(job->s);
+    const shop_srv_cfg *sc = job->sc;
+    shop_popular_block *block = job->site->popular;
     const char *params[2] = { shop_i64(p, sc->popular_window),
                               apr_itoa(p, sc->popular_top_n) };
     apr_time_t started = apr_time_now();
@@ -71,27 +66,26 @@ static void popular_refresh(shop_job *job, apr_pool_t *p)
 
 static void popular_run(shop_job *job, apr_pool_t *p)
 {
+    shop_popular_block *block = job->site->popular;
     apr_time_t at = __atomic_load_n(&block->generated_at, __ATOMIC_RELAXED);
 
-    if (block->len == 0 || apr_time_now() - at >= main_cfg(job->s)->popular_refresh) {
+    if (block->len == 0 || apr_time_now() - at >= job->sc->popular_refresh) {
         popular_refresh(job, p);
     }
 }
 
-apr_status_t shop_popular_start(apr_pool_t *pconf, server_rec *s)
+/* The shop's block: a persisted slotmem named after its database, so a
+ * restart finds its own ranking whatever the order of the servers. */
+apr_status_t shop_popular_attach(apr_pool_t *pconf, server_rec *s, shop_site *site)
 {
     const ap_slotmem_provider_t *slotmem = ap_lookup_provider(
         AP_SLOTMEM_PROVIDER_GROUP, "shm", AP_SLOTMEM_PROVIDER_VERSION);
     ap_slotmem_instance_t *mem;
-    shop_job *job;
     void *base = NULL;
     apr_status_t rv;
 
-    if (slotmem == NULL) {
-        return APR_ENOTIMPL;    /* already reported by shop_shm_create */
-    }
-    rv = slotmem->create(&mem, "mod_shop_popular", sizeof(shop_popular_block),
-                         1, AP_SLOTMEM_TYPE_PERSIST, pconf);
+    rv = slotmem->create(&mem, apr_pstrcat(pconf, "mod_shop_popular_", site->key, NULL),
+                         sizeof(shop_popular_block), 1, AP_SLOTMEM_TYPE_PERSIST, pconf);
     if (rv == APR_SUCCESS) {
         rv = slotmem->dptr(mem, 0, &base);
     }
@@ -100,20 +94,32 @@ apr_status_t shop_popular_start(apr_pool_t *pconf, server_rec *s)
                      "mod_shop: cannot create the popular ranking memory");
         return rv;
     }
-    block = base;
-    shop_popular_recover(block);
+    site->popular = base;
+    shop_popular_recover(site->popular);
+    return APR_SUCCESS;
+}
 
-    job = apr_pcalloc(pconf, sizeof(*job));
+void shop_popular_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs)
+{
+    shop_job *job = apr_pcalloc(p, sizeof(*job));
+
     job->name = "popular";
-    job->interval = main_cfg(s)->popular_refresh < POPULAR_TICK
-                    ? main_cfg(s)->popular_refresh : POPULAR_TICK;
+    job->site = site;
+    job->s = site->s;
+    job->sc = ap_get_module_config(site->s->module_config, &shop_module);
+    /* Ticks several times per refresh interval, so a ranking is never
+     * more than a quarter interval late (and a restart's new jobs process
+     * refreshes a stale one at once). */
+    job->interval = job->sc->popular_refresh / 4 < POPULAR_TICK
+                    ? job->sc->popular_refresh / 4 : POPULAR_TICK;
     job->run = popular_run;
-    return shop_job_start(pconf, s, job);
+    APR_ARRAY_PUSH(jobs, shop_job *) = job;
 }
 
 /* GET /products/popular: a copy out of shared memory, nothing else. */
 int shop_products_popular(shop_req *q)
 {
+    const shop_popular_block *block = q->sc->site ? q->sc->site->popular : NULL;
     apr_size_t len = 0;
     apr_time_t at = 0;
     const char *body = block ? shop_popular_read(q->r->pool, block, &len, &at) : NULL;
@@ -125,8 +131,10 @@ int shop_products_popular(shop_req *q)
 }
 
 /* For the status view: when the ranking was generated, 0 if never. */
-apr_time_t shop_popular_generated_at(void)
+apr_time_t shop_popular_generated_at(const shop_site *site)
 {
+    const shop_popular_block *block = site ? site->popular : NULL;
+
     return block && block->len ? __atomic_load_n(&block->generated_at,
                                                  __ATOMIC_RELAXED) : 0;
 }

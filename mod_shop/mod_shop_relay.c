@@ -87,7 +87,7 @@ static const char *post_event(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *
 
 static void record(shop_job *job, apr_pool_t *p, const char *id, const char *error)
 {
-    const shop_srv_cfg *sc = ap_get_module_config(job->s->module_config, &shop_module);
+    const shop_srv_cfg *sc = job->sc;
     const char *params[3] = { id, error, shop_i64(p, sc->platform_retry_max) };
 
     PQclear(shop_job_query(job, error ? FAILED_SQL : DELIVERED_SQL,
@@ -131,7 +131,7 @@ static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
 /* Full batches follow each other for up to a second, then the tick ends. */
 static void relay_run(shop_job *job, apr_pool_t *p)
 {
-    const shop_srv_cfg *sc = ap_get_module_config(job->s->module_config, &shop_module);
+    const shop_srv_cfg *sc = job->sc;
     apr_time_t started = apr_time_now();
     int leased;
 
@@ -144,16 +144,26 @@ static void relay_run(shop_job *job, apr_pool_t *p)
              && apr_time_now() - started < apr_time_from_sec(1));
 }
 
-apr_status_t shop_relay_start(apr_pool_t *pconf, server_rec *s)
+/* Runs in the jobs process before its threads start (curl_global_init
+ * is not thread-safe). */
+void shop_relay_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs)
 {
-    relay_job *rj = apr_pcalloc(pconf, sizeof(*rj));
+    static int curl_ready;
+    relay_job *rj = apr_pcalloc(p, sizeof(*rj));
 
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "mod_shop: curl_global_init failed");
-        return APR_EGENERAL;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, site->s,
+                         "mod_shop: curl_global_init failed: no relay");
+            return;
+        }
+        curl_ready = 1;
     }
     rj->job.name = "relay";
     rj->job.interval = RELAY_TICK;
     rj->job.run = relay_run;
-    return shop_job_start(pconf, s, &rj->job);
+    rj->job.site = site;
+    rj->job.s = site->s;
+    rj->job.sc = ap_get_module_config(site->s->module_config, &shop_module);
+    APR_ARRAY_PUSH(jobs, shop_job *) = &rj->job;
 }

@@ -1,6 +1,10 @@
 /*
- * The route table: every path mod_shop answers, relative to its mount.
+ * The route tables: every path mod_shop answers, relative to its mount.
  * Literal routes come before placeholder routes of the same shape.
+ *
+ * Two tables for two handlers: "shop" serves the API and never an admin
+ * route; "shop-admin" serves only the admin routes, so adding a mount of
+ * the API can never open them (docs/design.md, "Mounts").
  */
 #include "mod_shop.h"
 
@@ -9,6 +13,8 @@
 #define PATCH SHOP_METHOD_PATCH
 
 const shop_route_entry shop_routes[] = {
+    {{GET,   "/health"},                         shop_health_live,    0, SHOP_BODY_NONE},
+    {{GET,   "/health/ready"},                   shop_health_ready,   0, SHOP_BODY_NONE},
     {{GET,   "/users/{userId}/points"},          shop_points_get,     1, SHOP_BODY_NONE},
     {{POST,  "/users/{userId}/points/charge"},   shop_points_charge,  1, SHOP_BODY_REQUIRED},
     {{GET,   "/users/{userId}/points/history"},  shop_points_history, 1, SHOP_BODY_NONE},
@@ -24,6 +30,11 @@ const shop_route_entry shop_routes[] = {
     {{GET,   "/users/{userId}/coupons"},         shop_coupons_list,   1, SHOP_BODY_NONE},
     {{POST,  "/users/{userId}/coupons"},         shop_coupons_issue,  1, SHOP_BODY_REQUIRED},
     {{GET,   "/coupons/{couponId}"},             shop_coupons_get,    0, SHOP_BODY_NONE},
+};
+
+const apr_size_t shop_routes_count = sizeof(shop_routes) / sizeof(shop_routes[0]);
+
+const shop_route_entry shop_admin_routes[] = {
     {{POST,  "/admin/users"},                    shop_admin_user_create,    0, SHOP_BODY_REQUIRED},
     {{POST,  "/admin/products"},                 shop_admin_product_create, 0, SHOP_BODY_REQUIRED},
     {{PATCH, "/admin/products/{productId}"},     shop_admin_product_update, 0, SHOP_BODY_REQUIRED},
@@ -31,4 +42,5 @@ const shop_route_entry shop_routes[] = {
     {{GET,   "/admin/status"},                   shop_admin_status,         0, SHOP_BODY_NONE},
 };
 
-const apr_size_t shop_routes_count = sizeof(shop_routes) / sizeof(shop_routes[0]);
+const apr_size_t shop_admin_routes_count = sizeof(shop_admin_routes)
+                                           / sizeof(shop_admin_routes[0]);

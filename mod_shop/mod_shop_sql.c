@@ -141,6 +141,7 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
         "       (SELECT last_error FROM outbox WHERE delivered_at IS NULL"
         "          AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1)"
         "  FROM outbox WHERE delivered_at IS NULL", 0},
+    [SQL_HEALTH] = {"shop_health", "SELECT 1", 0},
 };
 
 const shop_sql_def *shop_sql_get(shop_sql id)

@@ -29,6 +29,7 @@ typedef enum {
     SQL_USER_COUPONS,
     SQL_ADMIN_COUPON_CREATE,
     SQL_STATUS_OUTBOX,
+    SQL_HEALTH,
     SQL__COUNT
 } shop_sql;
 

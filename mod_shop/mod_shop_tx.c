@@ -88,7 +88,7 @@ static shop_dbrc authorize(shop_req *q, shop_resp *out)
     PGresult *res;
     shop_dbrc rc;
 
-    if (q->dc->user_auth != SHOP_AUTH_REMOTE_USER || q->user_id == 0) {
+    if (q->sc->user_auth != SHOP_AUTH_REMOTE_USER || q->user_id == 0) {
         return SHOP_DB_OK;
     }
     if ((rc = shop_db_exec(q->db, SQL_USER_LOGIN, params, &res)) != SHOP_DB_OK) {

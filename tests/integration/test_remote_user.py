@@ -31,13 +31,13 @@ def basic_auth(stack):
     stranger = (f"stranger{tag}", "pw-stranger")
     path = stack.htpasswd(*stranger)
     conf = f"""
+ShopUserAuth remote-user
 <Location "/api/users">
     AuthType Basic
     AuthName shop
     AuthBasicProvider file
     AuthUserFile "{path}"
     Require valid-user
-    ShopUserAuth remote-user
 </Location>
 """
     with stack.httpd(conf, "remote-user") as inst:
@@ -108,7 +108,7 @@ def test_routes_outside_users_stay_open(stack, basic_auth):
 
 
 def test_the_main_server_still_lets_anyone_act(stack, basic_auth):
-    # ShopUserAuth is per Location of the extra server; the main one is "none"
+    # ShopUserAuth is set in the extra server only; the main one is "none"
     _, [(uid, _, _), _], _ = basic_auth
     assert request("GET", f"{stack.base}/users/{uid}/points").status == 200
 
@@ -117,7 +117,7 @@ def test_without_an_authenticated_user_mod_shop_answers_401(stack):
     # remote-user mode where httpd does not authenticate anyone: r->user is
     # NULL, and mod_shop itself must refuse.
     uid = new_user(stack)
-    conf = '<Location "/api/users">\n    ShopUserAuth remote-user\n</Location>\n'
+    conf = 'ShopUserAuth remote-user\n'
     with stack.httpd(conf, "remote-user-noauth") as inst:
         r = request("GET", f"{inst.base}/users/{uid}/points")
         assert_problem(r, 401, "UNAUTHENTICATED")

@@ -1,0 +1,50 @@
+"""`apachectl configtest` stops on every misplaced or invalid mod_shop directive,
+naming it (issue 9)."""
+import pytest
+
+VHOST = """
+Listen 127.0.0.1:{port}
+<VirtualHost 127.0.0.1:{port}>
+{body}
+</VirtualHost>
+"""
+
+BAD = [
+    ('<Location "/api">\n    ShopUserAuth remote-user\n</Location>',
+     "ShopUserAuth not allowed in <Location> context"),
+    ('<Location "/api">\n    ShopPopularWindow 1h\n</Location>',
+     "ShopPopularWindow not allowed in <Location> context"),
+    ("ShopJobDBParams \"\"", "ShopJobDBParams takes one argument"),
+    ("ShopUserAuth sometimes", "ShopUserAuth must be 'none' or 'remote-user'"),
+    ("ShopPopularTopN 0", "ShopPopularTopN '0'"),
+    ("ShopOrderHold 10 minutes", "ShopOrderHold"),
+    ("ShopPlatformURL ftp://x", "ShopPlatformURL must be an http:// or https:// URL"),
+    ('<Location "/api">\n    ShopMount api\n</Location>', "ShopMount must be a URL path"),
+    # a vhost on the main server's database shares its jobs: same settings
+    (VHOST.format(port=1, body="    ShopPopularWindow 1h"),
+     "uses the database of the main server but sets ShopPopularWindow differently"),
+    (VHOST.format(port=1, body="    ShopPlatformURL http://127.0.0.1:9/x"),
+     "sets ShopPlatformURL differently"),
+]
+
+
+@pytest.mark.parametrize("conf,message", BAD, ids=[m for _, m in BAD])
+def test_configtest_names_the_mistake(stack, conf, message):
+    ok, output = stack.configtest(conf)
+    assert not ok, output
+    assert message in output, output
+
+
+GOOD = [
+    "ShopUserAuth remote-user",
+    'ShopJobDBParams "host=/tmp dbname=x"',
+    # its own database: an independent shop, free to differ
+    VHOST.format(port=1, body='    DBDParams "dbname=other"\n    ShopPopularWindow 1h'),
+    VHOST.format(port=1, body="    ShopOrderHold 5m\n    ShopChargeMax 10"),
+]
+
+
+@pytest.mark.parametrize("conf", GOOD)
+def test_configtest_accepts(stack, conf):
+    ok, output = stack.configtest(conf)
+    assert ok, output
