@@ -38,6 +38,12 @@ clean:
 distclean: stop clean
 	rm -rf $(ROOT)/.run
 
+# Faults under a mixed workload on a private stack, full length (~20-30 s per
+# fault); tests/run runs the short form (tests/chaos/run --short).
+.PHONY: chaos
+chaos:
+	$(ROOT)/tests/chaos/run
+
 # Load tests on a private stack (BENCH_SMOKE=1: the short CI mode); see docs/performance.md.
 .PHONY: bench
 bench:
