@@ -316,6 +316,7 @@ static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void shop_child_init(apr_pool_t *pchild, server_rec *s)
 {
     (void)s;
+    shop_parent_sigchld_reset();
     shop_breaker_child_init(pchild);
 }
 

@@ -303,6 +303,8 @@ struct shop_job {
 /* post_config: forks the jobs process of this configuration generation. */
 apr_status_t shop_jobs_start(apr_pool_t *pconf, server_rec *s);
 pid_t shop_jobs_pid(void);
+/* child_init: the parent's SIGCHLD handler is not the children's. */
+void shop_parent_sigchld_reset(void);
 PGconn *shop_job_conn(shop_job *job);
 /* A statement on the job's connection; NULL (logged) on any failure. */
 PGresult *shop_job_query(shop_job *job, const char *sql, int nparams,

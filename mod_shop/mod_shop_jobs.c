@@ -150,6 +150,7 @@ static void jobs_signals(void)
 {
     sigset_t all;
 
+    shop_parent_sigchld_reset();
     sigfillset(&all);
     sigprocmask(SIG_UNBLOCK, &all, NULL);
     apr_signal(SIGTERM, on_stop_signal);
@@ -290,6 +291,36 @@ static void share_pid(apr_pool_t *pconf)
     }
 }
 
+/*
+ * On a graceful restart the MPM starts the new generation's children when
+ * an old one exits, but it notices exits only between one-second sleeps:
+ * the API answered nothing for about a second.  A SIGCHLD handler that
+ * does nothing interrupts that sleep, so the MPM reaps at once and starts
+ * the new children (measured: the gap went from ~1.05 s to the time an old
+ * child takes to finish its requests).  Children and the jobs process go
+ * back to the default.
+ */
+static void on_sigchld(int sig)
+{
+    (void)sig;
+}
+
+static void parent_sigchld_install(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigchld;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_NOCLDSTOP;     /* no SA_RESTART: the sleep must end */
+    sigaction(SIGCHLD, &sa, NULL);
+}
+
+void shop_parent_sigchld_reset(void)
+{
+    apr_signal(SIGCHLD, SIG_DFL);
+}
+
 apr_status_t shop_jobs_start(apr_pool_t *pconf, server_rec *s)
 {
     jobs_proc *jp;
@@ -300,6 +331,7 @@ apr_status_t shop_jobs_start(apr_pool_t *pconf, server_rec *s)
         return APR_SUCCESS;
     }
     share_pid(pconf);
+    parent_sigchld_install();
     jp = apr_pcalloc(s->process->pool, sizeof(*jp));
     jp->pconf = pconf;
     jp->s = s;
