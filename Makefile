@@ -37,3 +37,10 @@ distclean: stop clean
 .PHONY: bench
 bench:
 	$(ROOT)/bench/run
+
+# Issue 9: install the Debian package (DEB=..., default dist/*.deb, built with
+# `make deb` if missing) into a fresh Debian 12 root next to apache2 and
+# PostgreSQL, smoke it over HTTP, purge it. Root only; see tests/package/README.md.
+.PHONY: package-test
+package-test:
+	$(ROOT)/tests/package/run
