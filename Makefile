@@ -56,3 +56,10 @@ bench:
 .PHONY: deb
 deb:
 	DEB_REF=$(DEB_REF) $(ROOT)/scripts/build-deb
+
+# Issue 9: install the Debian package (DEB=..., default dist/*.deb, built with
+# `make deb` if missing) into a fresh Debian 12 root next to apache2 and
+# PostgreSQL, smoke it over HTTP, purge it. Root only; see tests/package/README.md.
+.PHONY: package-test
+package-test:
+	$(ROOT)/tests/package/run
