@@ -317,6 +317,7 @@ static void shop_child_init(apr_pool_t *pchild, server_rec *s)
 {
     (void)s;
     shop_parent_sigchld_reset();
+    shop_children_claim();
     shop_breaker_child_init(pchild);
 }
 

@@ -281,6 +281,17 @@ int shop_soldout_is(const shop_site *site, apr_int64_t coupon_id);
 void shop_soldout_mark(const shop_site *site, apr_int64_t coupon_id);
 int shop_soldout_count(const shop_site *site);
 
+/* Each live child's pooled connections in use (and the most seen at once). */
+typedef struct {
+    apr_uint32_t pid;
+    apr_uint32_t in_use;
+    apr_uint32_t peak;
+} shop_child_use;
+
+void shop_children_claim(void);             /* child_init */
+void shop_children_note(apr_uint32_t in_use);
+int shop_children_list(shop_child_use *out, int max);
+
 /* ---- scheduled jobs (mod_shop_jobs.c) ----------------------------------- */
 
 /*

@@ -10,6 +10,10 @@
  * exact anyway.  The set starts empty after every (graceful) restart.
  * Each shop (database) has its own set: coupon ids are per database.
  */
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <ap_slotmem.h>
 #include <apr_atomic.h>
 
@@ -42,12 +46,15 @@ static apr_status_t soldout_create(apr_pool_t *pconf, server_rec *s,
     return APR_SUCCESS;
 }
 
+static apr_status_t children_create(apr_pool_t *pconf, server_rec *s,
+                                    const ap_slotmem_provider_t *slotmem);
+
 apr_status_t shop_shm_create(apr_pool_t *pconf, server_rec *s)
 {
     const ap_slotmem_provider_t *slotmem = ap_lookup_provider(
         AP_SLOTMEM_PROVIDER_GROUP, "shm", AP_SLOTMEM_PROVIDER_VERSION);
     apr_array_header_t *sites = shop_sites();
-    apr_status_t rv = APR_SUCCESS;
+    apr_status_t rv;
     int i;
 
     if (slotmem == NULL) {
@@ -55,6 +62,7 @@ apr_status_t shop_shm_create(apr_pool_t *pconf, server_rec *s)
                      "not loaded (LoadModule slotmem_shm_module)");
         return APR_ENOTIMPL;
     }
+    rv = children_create(pconf, s, slotmem);
     for (i = 0; i < sites->nelts && rv == APR_SUCCESS; i++) {
         shop_site *site = APR_ARRAY_IDX(sites, i, shop_site *);
         rv = soldout_create(pconf, s, slotmem, site);
@@ -119,6 +127,85 @@ int shop_soldout_count(const shop_site *site)
     }
     for (i = 0; i < SOLDOUT_SLOTS; i++) {
         n += apr_atomic_read64(&site->soldout[i]) != 0;
+    }
+    return n;
+}
+
+/*
+ * Every child's pooled connections in use, for the status views: a slot
+ * per live child, claimed at child_init (a slot whose process is gone is
+ * taken over), written by that child only.
+ */
+#define CHILD_SLOTS 64
+
+static volatile shop_child_use *children;
+static volatile shop_child_use *my_slot;
+
+static apr_status_t children_create(apr_pool_t *pconf, server_rec *s,
+                                    const ap_slotmem_provider_t *slotmem)
+{
+    ap_slotmem_instance_t *mem;
+    void *base = NULL;
+    apr_status_t rv;
+
+    rv = slotmem->create(&mem, "mod_shop_children", CHILD_SLOTS * sizeof(shop_child_use),
+                         1, 0, pconf);
+    if (rv == APR_SUCCESS) {
+        rv = slotmem->dptr(mem, 0, &base);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "mod_shop: cannot create the children's shared memory");
+        return rv;
+    }
+    memset(base, 0, CHILD_SLOTS * sizeof(shop_child_use));
+    children = base;
+    return APR_SUCCESS;
+}
+
+static int process_gone(apr_uint32_t pid)
+{
+    return pid == 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+}
+
+void shop_children_claim(void)
+{
+    apr_uint32_t me = (apr_uint32_t)getpid();
+    int i;
+
+    for (i = 0; children && i < CHILD_SLOTS; i++) {
+        apr_uint32_t owner = apr_atomic_read32(&children[i].pid);
+        if (process_gone(owner) && apr_atomic_cas32(&children[i].pid, me, owner) == owner) {
+            apr_atomic_set32(&children[i].in_use, 0);
+            apr_atomic_set32(&children[i].peak, 0);
+            my_slot = &children[i];
+            return;
+        }
+    }
+}
+
+void shop_children_note(apr_uint32_t in_use)
+{
+    if (my_slot) {
+        apr_atomic_set32(&my_slot->in_use, in_use);
+        if (in_use > apr_atomic_read32(&my_slot->peak)) {
+            apr_atomic_set32(&my_slot->peak, in_use);
+        }
+    }
+}
+
+int shop_children_list(shop_child_use *out, int max)
+{
+    int i, n = 0;
+
+    for (i = 0; children && i < CHILD_SLOTS && n < max; i++) {
+        apr_uint32_t pid = apr_atomic_read32(&children[i].pid);
+        if (!process_gone(pid)) {
+            out[n].pid = pid;
+            out[n].in_use = apr_atomic_read32(&children[i].in_use);
+            out[n].peak = apr_atomic_read32(&children[i].peak);
+            n++;
+        }
     }
     return n;
 }

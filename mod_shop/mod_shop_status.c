@@ -39,10 +39,20 @@ int shop_health_ready(shop_req *q)
 
 /* ---- GET /admin/status ------------------------------------------------------ */
 
+/* This child's pool, and every live child's (from shared memory). */
 static json_t *pool_doc(void)
 {
-    return json_pack("{s:i, s:i}", "child_pid", (int)getpid(),
-                     "in_use", (int)shop_db_in_use());
+    shop_child_use kids[64];
+    int i, n = shop_children_list(kids, 64);
+    json_t *list = json_array();
+
+    for (i = 0; i < n; i++) {
+        json_array_append_new(list, json_pack("{s:i, s:i, s:i}", "pid", (int)kids[i].pid,
+                                              "in_use", (int)kids[i].in_use,
+                                              "peak", (int)kids[i].peak));
+    }
+    return json_pack("{s:i, s:i, s:o}", "child_pid", (int)getpid(),
+                     "in_use", (int)shop_db_in_use(), "children", list);
 }
 
 static json_t *popular_doc(apr_pool_t *p, const shop_site *site)
@@ -173,6 +183,32 @@ static void status_site(request_rec *r, shop_site *site, int short_report)
                                          open_for) : "closed");
 }
 
+/* Pooled connections in use per child: what each child's pool holds now
+ * and the most it held at once. */
+static void status_children(request_rec *r, int short_report)
+{
+    shop_child_use kids[64];
+    int i, n = shop_children_list(kids, 64);
+
+    if (!short_report) {
+        ap_rputs("<table border=\"0\"><tr><th>child</th><th>pooled connections"
+                 " in use</th><th>most at once</th></tr>\n", r);
+    }
+    for (i = 0; i < n; i++) {
+        if (short_report) {
+            ap_rprintf(r, "ShopChildPool%u: %u %u\n", kids[i].pid, kids[i].in_use,
+                       kids[i].peak);
+        }
+        else {
+            ap_rprintf(r, "<tr><td>%u</td><td>%u</td><td>%u</td></tr>\n",
+                       kids[i].pid, kids[i].in_use, kids[i].peak);
+        }
+    }
+    if (!short_report) {
+        ap_rputs("</table>\n", r);
+    }
+}
+
 static int shop_status_hook(request_rec *r, int flags)
 {
     apr_array_header_t *sites = shop_sites();
@@ -184,14 +220,16 @@ static int shop_status_hook(request_rec *r, int flags)
     if (short_report) {
         ap_rprintf(r, "ShopJobsPid: %d\nShopPoolInUse: %u\n", (int)shop_jobs_pid(),
                    shop_db_in_use());
+        status_children(r, 1);
     }
     else {
-        ap_rprintf(r, "<hr />\n<h2>mod_shop</h2>\n<p>jobs process: %d; this "
-                   "child (%d): %u pooled connections in use</p>\n<table border=\"0\">"
+        ap_rprintf(r, "<hr />\n<h2>mod_shop</h2>\n<p>jobs process: %d</p>\n",
+                   (int)shop_jobs_pid());
+        status_children(r, 0);
+        ap_rputs("<table border=\"0\">"
                    "<tr><th>shop</th><th>server</th><th>popular ranking age</th>"
                    "<th>outbox</th><th>sold-out campaigns</th>"
-                   "<th>database breaker (this child)</th></tr>\n",
-                   (int)shop_jobs_pid(), (int)getpid(), shop_db_in_use());
+                 "<th>database breaker (this child)</th></tr>\n", r);
     }
     for (i = 0; i < sites->nelts; i++) {
         status_site(r, APR_ARRAY_IDX(sites, i, shop_site *), short_report);
