@@ -10,10 +10,11 @@
  * may start, reap and recycle them freely.
  *
  * Reloads: when a generation's configuration is cleared its jobs process
- * is told to stop (SIGTERM) and the next generation's starts at once,
- * without waiting.  A short overlap is safe: the relay leases its events,
- * the expiry sweep skips locked rows, the popular refresh and the purges
- * are idempotent.  A jobs process that dies is started again by the
+ * is told to stop (SIGTERM) and reaped (200 ms at most), and the next
+ * generation's starts.  An overlap, should the old one still be busy, is
+ * safe: the relay leases its events, the expiry sweep skips locked rows,
+ * the popular refresh and the purges are idempotent, and the ranking's
+ * writers take turns.  A jobs process that dies is started again by the
  * parent, which watches it as an "other child".  The jobs process exits
  * when the parent is gone.
  */
@@ -32,8 +33,9 @@
 
 #include "mod_shop.h"
 
-#define JOBS_POLL apr_time_from_msec(50)    /* how fast a stop is noticed */
-#define JOBS_STOP_WAIT apr_time_from_sec(2) /* for ticks in flight */
+#define JOBS_POLL apr_time_from_msec(10)    /* how fast a stop is noticed */
+#define JOBS_STOP_WAIT apr_time_from_sec(2) /* for ticks in flight, on a stop */
+#define JOBS_RESTART_WAIT apr_time_from_msec(200)  /* the same, on a restart */
 #define JOBS_RECONNECT apr_time_from_sec(1) /* between connection attempts */
 
 typedef struct {
@@ -238,10 +240,7 @@ static apr_status_t jobs_fork(jobs_proc *jp)
                      "mod_shop: cannot fork the jobs process");
         return rv;
     }
-    /* Registered in the process pool: its death may be reported after its
-     * generation's pool is gone. */
-    apr_proc_other_child_register(&jp->proc, jobs_maint, jp, NULL,
-                                  jp->s->process->pool);
+    apr_proc_other_child_register(&jp->proc, jobs_maint, jp, NULL, jp->pconf);
     if (live_pid) {
         apr_atomic_set32(live_pid, (apr_uint32_t)jp->proc.pid);
     }
@@ -250,11 +249,19 @@ static apr_status_t jobs_fork(jobs_proc *jp)
     return APR_SUCCESS;
 }
 
-/* The generation is over (restart or stop): its jobs process stops. */
+/*
+ * The generation is over (restart or stop): its jobs process stops, and is
+ * reaped here, because the module (with jobs_maint) is unloaded after this
+ * and its other-child registration goes with the configuration pool.  On a
+ * restart the wait is short (the parent accepts nothing meanwhile); a jobs
+ * process still busy after it is reaped by the MPM later, which logs it as
+ * a "long lost child".
+ */
 static apr_status_t jobs_retire(void *data)
 {
     jobs_proc *jp = data;
-    apr_time_t deadline = apr_time_now() + JOBS_STOP_WAIT;
+    int stopping = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING;
+    apr_time_t deadline = apr_time_now() + (stopping ? JOBS_STOP_WAIT : JOBS_RESTART_WAIT);
 
     if (getpid() != jp->parent) {
         return APR_SUCCESS;     /* a child's copy of the pool */
@@ -263,15 +270,12 @@ static apr_status_t jobs_retire(void *data)
     if (current == jp) {
         current = NULL;
     }
+    /* The handler's code goes away with the module too: a SIGCHLD after
+     * that would crash the parent. */
+    shop_parent_sigchld_reset();
     kill(jp->proc.pid, SIGTERM);
-    /* On a restart the MPM reaps it; on the way out nobody will. */
-    while (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING
-           && apr_time_now() < deadline) {
-        if (waitpid(jp->proc.pid, NULL, WNOHANG) != 0) {
-            apr_proc_other_child_unregister(jp);
-            break;
-        }
-        apr_sleep(apr_time_from_msec(10));
+    while (apr_time_now() < deadline && waitpid(jp->proc.pid, NULL, WNOHANG) == 0) {
+        apr_sleep(apr_time_from_msec(2));
     }
     return APR_SUCCESS;
 }
@@ -298,7 +302,8 @@ static void share_pid(apr_pool_t *pconf)
  * does nothing interrupts that sleep, so the MPM reaps at once and starts
  * the new children (measured: the gap went from ~1.05 s to the time an old
  * child takes to finish its requests).  Children and the jobs process go
- * back to the default.
+ * back to the default, and so does the parent before the module is
+ * unloaded on a restart (jobs_retire); post_config installs it again.
  */
 static void on_sigchld(int sig)
 {
@@ -332,7 +337,7 @@ apr_status_t shop_jobs_start(apr_pool_t *pconf, server_rec *s)
     }
     share_pid(pconf);
     parent_sigchld_install();
-    jp = apr_pcalloc(s->process->pool, sizeof(*jp));
+    jp = apr_pcalloc(pconf, sizeof(*jp));
     jp->pconf = pconf;
     jp->s = s;
     jp->parent = getpid();
