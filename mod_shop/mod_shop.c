@@ -53,11 +53,22 @@ static int prepare_request(shop_req *q, const shop_route_entry *e)
         return shop_send_problem(r, SHOP_E_USER_NOT_FOUND,
                                  "user ids are positive integers");
     }
-    if (e->user_scoped && q->sc->user_auth == SHOP_AUTH_REMOTE_USER && !r->user) {
-        return shop_send_problem(r, SHOP_E_UNAUTHENTICATED,
-                                 "this route needs an authenticated user");
+    if (e->user_scoped && q->sc->user_auth == SHOP_AUTH_REMOTE_USER) {
+        int rv;
+        if (!r->user) {
+            return shop_send_problem(r, SHOP_E_UNAUTHENTICATED,
+                                     "this route needs an authenticated user");
+        }
+        if ((rv = shop_authorize(q)) != DECLINED) {
+            return rv;          /* identity first: before the request is judged */
+        }
     }
     if (key && r->method_number == M_POST) {
+        /* httpd joins repeated headers with ", ": a comma means two keys. */
+        if (strchr(key, ',')) {
+            return shop_send_problem(r, SHOP_E_INVALID_REQUEST,
+                "one Idempotency-Key header only (and no comma in the key)");
+        }
         if (!shop_idem_key_valid(key)) {
             return shop_send_problem(r, SHOP_E_INVALID_REQUEST,
                 "Idempotency-Key must be 1..255 printable ASCII characters");

@@ -219,6 +219,10 @@ typedef shop_dbrc (*shop_work_fn)(shop_req *q, void *ctx, shop_resp *out);
 
 int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx);
 
+/* ShopUserAuth remote-user: DECLINED when r->user may act for {userId},
+ * else the answer sent (403, or 503 without a database). */
+int shop_authorize(shop_req *q);
+
 /* Serves a user-scoped list statement: see mod_shop_tx.c. */
 int shop_serve_user_page(shop_req *q, shop_sql sql);
 

@@ -200,6 +200,12 @@ static shop_err coupon_fields(shop_req *q, const char **params, const char **det
         || (e = shop_json_string(p, q->body, "issue_ends_at", 0, 40, &params[7], detail))) {
         return e;
     }
+    if ((params[6] && !shop_rfc3339_valid(params[6]))
+        || (params[7] && !shop_rfc3339_valid(params[7]))) {
+        *detail = "issue_starts_at and issue_ends_at are RFC 3339 date-times, "
+                  "e.g. 2026-11-24T10:00:00Z";
+        return SHOP_E_INVALID_REQUEST;
+    }
     if (strcmp(params[1], "FIXED") != 0 && strcmp(params[1], "RATE") != 0) {
         *detail = "discount_type must be FIXED or RATE";
         return SHOP_E_INVALID_REQUEST;

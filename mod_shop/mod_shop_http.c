@@ -293,7 +293,11 @@ shop_dbrc shop_resp_outcome(shop_req *q, PGresult *res, int ok_status,
     }
     shop_resp_err(out, q->r, e, NULL);
     if (*detail && (extra = json_loads(detail, 0, NULL)) != NULL) {
+        json_t *why = json_object_get(extra, "detail");
         json_object_update_missing(out->doc, extra);
+        if (json_is_string(why)) {
+            json_object_set(out->doc, "detail", why);  /* the database's words */
+        }
         json_decref(extra);
     }
     return SHOP_DB_OK;

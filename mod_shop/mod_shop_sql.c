@@ -142,6 +142,8 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
         "          AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1)"
         "  FROM outbox WHERE delivered_at IS NULL", 0},
     [SQL_HEALTH] = {"shop_health", "SELECT 1", 0},
+    [SQL_COUPON_PLAINLY_SOLD_OUT] = {"shop_coupon_plainly_sold_out",
+        "SELECT shop_plainly_sold_out($1::bigint, $2::bigint)", 2},
 };
 
 const shop_sql_def *shop_sql_get(shop_sql id)

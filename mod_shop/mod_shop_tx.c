@@ -1,8 +1,7 @@
 /*
  * shop_run: the one way handlers touch the database.
  *
- * It borrows a pooled connection, checks who may act for the user,
- * claims the Idempotency-Key (its answer, success or refusal, is stored in
+ * It borrows a pooled connection, claims the Idempotency-Key (its answer, success or refusal, is stored in
  * the same transaction as the work), runs the handler's unit of work in a
  * transaction when asked, retries serialization failures and deadlocks a
  * bounded number of times, releases the connection before the response
@@ -12,23 +11,40 @@
 
 #include "mod_shop.h"
 
-static const char *body_hash(shop_req *q)
+static const char *sha1_hex(apr_pool_t *p, const char *data, apr_size_t len)
 {
     unsigned char digest[APR_SHA1_DIGESTSIZE];
     apr_sha1_ctx_t ctx;
-    char *hex = apr_palloc(q->r->pool, 2 * APR_SHA1_DIGESTSIZE + 1);
+    char *hex = apr_palloc(p, 2 * APR_SHA1_DIGESTSIZE + 1);
     int i;
 
     apr_sha1_init(&ctx);
-    if (q->raw_len) {
-        apr_sha1_update_binary(&ctx, (const unsigned char *)q->raw_body,
-                               (unsigned int)q->raw_len);
+    if (len) {
+        apr_sha1_update_binary(&ctx, (const unsigned char *)data, (unsigned int)len);
     }
     apr_sha1_final(digest, &ctx);
     for (i = 0; i < APR_SHA1_DIGESTSIZE; i++) {
         apr_snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     }
     return hex;
+}
+
+/*
+ * Bodies are the same request when they are the same JSON value: the hash
+ * is of the canonical text (sorted members, no whitespace), so spacing
+ * and member order do not make a retry "another body".
+ */
+static const char *body_hash(shop_req *q)
+{
+    const char *canon = q->body ? shop_json_canonical(q->r->pool, q->body) : "";
+
+    return sha1_hex(q->r->pool, canon, strlen(canon));
+}
+
+/* The hash of the raw bytes, as keys stored before canonical hashing have. */
+static const char *raw_body_hash(shop_req *q)
+{
+    return sha1_hex(q->r->pool, q->raw_body, q->raw_len);
 }
 
 /*
@@ -58,7 +74,8 @@ static shop_dbrc idem_claim(shop_req *q, shop_resp *out, int *done)
         return SHOP_DB_RETRY;   /* the holder vanished between the two */
     }
     *done = 1;
-    if (strcmp(PQgetvalue(res, 0, 0), hash) != 0) {
+    if (strcmp(PQgetvalue(res, 0, 0), hash) != 0
+        && strcmp(PQgetvalue(res, 0, 0), raw_body_hash(q)) != 0) {
         shop_resp_err(out, q->r, SHOP_E_IDEMPOTENCY_KEY_REUSED,
                       "this Idempotency-Key was used with a different body");
         return SHOP_DB_OK;
@@ -81,24 +98,36 @@ static shop_dbrc idem_store(shop_req *q, const shop_resp *resp)
     return shop_db_exec(q->db, SQL_IDEM_STORE, params, NULL);
 }
 
-/* ShopUserAuth remote-user: r->user must be the login of {userId}. */
-static shop_dbrc authorize(shop_req *q, shop_resp *out)
+/*
+ * ShopUserAuth remote-user: r->user must be the login of {userId}.  Asked
+ * before anything else about the request is judged (its body, its ids),
+ * so another user's request hears 403 whatever it holds; the connection
+ * goes back to the pool before the body is read.
+ */
+int shop_authorize(shop_req *q)
 {
     const char *params[1] = { shop_i64(q->r->pool, q->user_id) };
     PGresult *res;
-    shop_dbrc rc;
+    shop_dbrc rc = shop_db_open(q->r, &q->db);
+    int mine = 0;
 
-    if (q->sc->user_auth != SHOP_AUTH_REMOTE_USER || q->user_id == 0) {
-        return SHOP_DB_OK;
+    if (rc == SHOP_DB_OK) {
+        rc = shop_db_exec(q->db, SQL_USER_LOGIN, params, &res);
     }
-    if ((rc = shop_db_exec(q->db, SQL_USER_LOGIN, params, &res)) != SHOP_DB_OK) {
-        return rc;
+    if (rc == SHOP_DB_OK) {
+        mine = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), q->r->user) == 0;
     }
-    if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), q->r->user) != 0) {
-        shop_resp_err(out, q->r, SHOP_E_FORBIDDEN,
-                      "the authenticated user may only act for itself");
+    shop_db_close(q->db);
+    q->db = NULL;
+    if (rc != SHOP_DB_OK) {
+        return shop_send_problem(q->r, SHOP_E_SERVICE_UNAVAILABLE,
+                                 "the database is unavailable; retry shortly");
     }
-    return SHOP_DB_OK;
+    if (!mine) {
+        return shop_send_problem(q->r, SHOP_E_FORBIDDEN,
+                                 "the authenticated user may only act for itself");
+    }
+    return DECLINED;
 }
 
 /*
@@ -112,9 +141,6 @@ static shop_dbrc run_once(shop_req *q, int tx, shop_work_fn work, void *ctx,
     shop_dbrc rc;
     int done = 0;
 
-    if ((rc = authorize(q, out)) != SHOP_DB_OK || out->status) {
-        return rc;
-    }
     if (tx && (rc = shop_db_begin(q->db)) != SHOP_DB_OK) {
         return rc;
     }
@@ -147,6 +173,8 @@ int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx)
     shop_resp out;
     shop_dbrc rc = shop_db_open(q->r, &q->db);
     int attempt;
+
+    memset(&out, 0, sizeof(out));
 
     for (attempt = 0; rc == SHOP_DB_OK; attempt++) {
         memset(&out, 0, sizeof(out));

@@ -22,9 +22,9 @@ json_t *shop_json_own(apr_pool_t *p, json_t *j)
     return j;
 }
 
-const char *shop_json_dump(apr_pool_t *p, const json_t *j)
+static const char *dump(apr_pool_t *p, const json_t *j, size_t flags)
 {
-    char *text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+    char *text = json_dumps(j, flags | JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
     char *copy;
 
     if (text == NULL) {
@@ -33,6 +33,16 @@ const char *shop_json_dump(apr_pool_t *p, const json_t *j)
     copy = apr_pstrdup(p, text);
     free(text);
     return copy;
+}
+
+const char *shop_json_dump(apr_pool_t *p, const json_t *j)
+{
+    return dump(p, j, 0);
+}
+
+const char *shop_json_canonical(apr_pool_t *p, const json_t *j)
+{
+    return dump(p, j, JSON_SORT_KEYS);
 }
 
 shop_err shop_json_parse_object(apr_pool_t *p, const char *buf, apr_size_t len,

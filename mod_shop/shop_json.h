@@ -16,6 +16,9 @@ json_t *shop_json_own(apr_pool_t *p, json_t *j);
 
 /* Compact UTF-8 text of j, allocated from p. */
 const char *shop_json_dump(apr_pool_t *p, const json_t *j);
+/* One text per JSON value: members sorted, no whitespace, ASCII escapes
+ * (so equal values give equal text whatever their spelling). */
+const char *shop_json_canonical(apr_pool_t *p, const json_t *j);
 
 /* Parses a request body that must be one JSON object, keys unique. */
 shop_err shop_json_parse_object(apr_pool_t *p, const char *buf, apr_size_t len,

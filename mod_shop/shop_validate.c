@@ -170,6 +170,7 @@ int shop_cursor_decode(apr_pool_t *p, const char *cursor, apr_int64_t *last_id)
     apr_size_t len = strlen(cursor), i;
     char *std, *plain;
     int plain_len;
+    apr_int64_t id;
 
     if (len == 0 || len > 40) {
         return 0;
@@ -193,7 +194,15 @@ int shop_cursor_decode(apr_pool_t *p, const char *cursor, apr_int64_t *last_id)
         return 0;
     }
     plain[plain_len] = '\0';
-    return shop_parse_id(plain + strlen(CURSOR_PREFIX), last_id);
+    /* Every byte counts: a NUL inside, or any spelling but the one
+     * shop_cursor_encode makes, is not a cursor. */
+    if (strlen(plain) != (apr_size_t)plain_len
+        || !shop_parse_id(plain + strlen(CURSOR_PREFIX), &id)
+        || strcmp(shop_cursor_encode(p, id), cursor) != 0) {
+        return 0;
+    }
+    *last_id = id;
+    return 1;
 }
 
 int shop_idem_key_valid(const char *key)
@@ -285,4 +294,70 @@ const char *shop_query_get(apr_pool_t *p, const char *args, const char *name,
         s = end ? end + 1 : NULL;
     }
     return found;
+}
+
+/* ---- RFC 3339 date-times ------------------------------------------------- */
+
+/* n digits at s, as a number; -1 if any is not a digit. */
+static int digits(const char *s, int n)
+{
+    int v = 0, i;
+
+    for (i = 0; i < n; i++) {
+        if (!apr_isdigit(s[i])) {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static int days_in_month(int year, int month)
+{
+    static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+    return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/* "Z", or "+HH:MM" / "-HH:MM" ending the string. */
+static int valid_offset(const char *s)
+{
+    if ((s[0] == 'Z' || s[0] == 'z') && s[1] == '\0') {
+        return 1;
+    }
+    return (s[0] == '+' || s[0] == '-') && s[3] == ':' && s[6] == '\0'
+           && digits(s + 1, 2) >= 0 && digits(s + 1, 2) <= 23
+           && digits(s + 4, 2) >= 0 && digits(s + 4, 2) <= 59;
+}
+
+int shop_rfc3339_valid(const char *s)
+{
+    int year, month, day;
+
+    if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't')
+        || s[13] != ':' || s[16] != ':') {
+        return 0;
+    }
+    year = digits(s, 4);
+    month = digits(s + 5, 2);
+    day = digits(s + 8, 2);
+    if (year < 1 || month < 1 || month > 12 || day < 1
+        || day > days_in_month(year, month)
+        || digits(s + 11, 2) < 0 || digits(s + 11, 2) > 23
+        || digits(s + 14, 2) < 0 || digits(s + 14, 2) > 59
+        || digits(s + 17, 2) < 0 || digits(s + 17, 2) > 60) {
+        return 0;
+    }
+    s += 19;
+    if (*s == '.') {
+        const char *frac = ++s;
+        while (apr_isdigit(*s)) {
+            s++;
+        }
+        if (s == frac || s - frac > 9) {
+            return 0;
+        }
+    }
+    return valid_offset(s);
 }

@@ -57,6 +57,10 @@ int shop_idem_key_valid(const char *key);
 /* Login: 1..64 of [A-Za-z0-9._@-]. */
 int shop_login_valid(const char *login);
 
+/* An RFC 3339 date-time ("2026-11-24T10:00:00Z", "...T10:00:00.5+09:00"),
+ * every field in range; nothing else (no "now", "infinity", "epoch"). */
+int shop_rfc3339_valid(const char *s);
+
 /*
  * Finds `name` in a query string (a=1&b=2), URL-decoded.  NULL when absent.
  * A parameter given twice, or one that does not decode, sets *bad.

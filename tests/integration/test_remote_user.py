@@ -84,7 +84,53 @@ def test_unknown_user_id_is_never_served(stack, basic_auth):
     inst, [(_, login, pw), _], _ = basic_auth
     missing = int(stack.psql("SELECT coalesce(max(id), 0) + 1000 FROM users"))
     r = request("GET", f"{inst.base}/users/{missing}/points", headers=basic(login, pw))
-    assert_problem(r, (403, 404), ("FORBIDDEN", "USER_NOT_FOUND"))
+    assert_problem(r, 403, "FORBIDDEN")     # identity first: not the caller's id
+
+
+# Every user-scoped route, with bodies that are wrong in every other way:
+# acting for another user is 403 before validation (400/422), before 404
+# and before any business refusal (issue 15).
+BAD_BODIES = {"charge": {"amount": -5}, "order": {"items": []}, "coupon": {"coupon_id": "x"},
+              "pay": {"user_coupon_id": -1}}
+
+
+def user_routes(uid):
+    return [
+        ("GET", f"/users/{uid}/points", None),
+        ("POST", f"/users/{uid}/points/charge", BAD_BODIES["charge"]),
+        ("GET", f"/users/{uid}/points/history?limit=0", None),
+        ("GET", f"/users/{uid}/orders?cursor=junk", None),
+        ("POST", f"/users/{uid}/orders", BAD_BODIES["order"]),
+        ("GET", f"/users/{uid}/orders/999999999", None),
+        ("GET", f"/users/{uid}/orders/999999999/coupons", None),
+        ("POST", f"/users/{uid}/orders/999999999/payment", BAD_BODIES["pay"]),
+        ("POST", f"/users/{uid}/orders/999999999/cancel", None),
+        ("GET", f"/users/{uid}/coupons?limit=1000", None),
+        ("POST", f"/users/{uid}/coupons", BAD_BODIES["coupon"]),
+    ]
+
+
+def test_403_comes_before_everything_else_on_every_user_route(stack, basic_auth):
+    inst, [(owner, login, pw), (other, _, _)], _ = basic_auth
+    auth = basic(login, pw)
+    before = ledger(stack, other)
+    for method, path, body in user_routes(other):
+        r = request(method, inst.base + path, body, headers=auth)
+        assert_problem(r, 403, "FORBIDDEN")
+        # the same request for oneself is judged on its content instead
+        mine = request(method, inst.base + path.replace(f"/users/{other}/", f"/users/{owner}/"),
+                       body, headers=auth)
+        assert mine.status != 403, (method, path, mine)
+    assert ledger(stack, other) == before
+
+
+def test_403_before_sold_out(stack, basic_auth):
+    from test_orders import issue, new_campaign, ok
+    inst, [(owner, login, pw), (other, _, _)], _ = basic_auth
+    cid = new_campaign(stack, total_quantity=1)["id"]
+    ok(issue(stack, new_user(stack), cid), 201)
+    assert_problem(issue(stack, new_user(stack), cid), 409, "SOLD_OUT")
+    assert_problem(issue(inst.base, other, cid, headers=basic(login, pw)), 403, "FORBIDDEN")
 
 
 @pytest.mark.parametrize("headers", [{}, "wrong-password"], ids=["none", "wrong-password"])

@@ -242,6 +242,41 @@ static void test_dump_compact(void **state)
     assert_string_equal(shop_json_dump(p, shop_json_own(p, json_array())), "[]");
 }
 
+/* Idempotency-Key retries compare bodies as JSON values: spacing, member
+ * order and escapes must not matter, values must. */
+static void test_canonical_ignores_spelling_not_values(void **state)
+{
+    apr_pool_t *p = UNIT_POOL(state);
+    static const char *same[] = {
+        "{\"items\":[{\"product_id\":1,\"quantity\":2}],\"note\":\"caf\u00e9\"}",
+        " { \"note\" : \"caf\u00e9\" ,\n \"items\" : [ { \"quantity\" : 2 , \"product_id\" : 1 } ] } ",
+        "{\"note\":\"caf\xc3\xa9\",\"items\":[{\"quantity\":2,\"product_id\":1}]}",
+    };
+    static const char *other[] = {
+        "{\"items\":[{\"product_id\":1,\"quantity\":3}],\"note\":\"caf\u00e9\"}",
+        "{\"items\":[{\"quantity\":2},{\"product_id\":1}],\"note\":\"caf\u00e9\"}",
+        "{\"items\":[{\"product_id\":1,\"quantity\":2}],\"note\":\"cafe\"}",
+    };
+    const char *want = NULL;
+    size_t i;
+
+    for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        json_t *j = NULL;
+        const char *detail = NULL;
+        assert_int_equal(shop_json_parse_object(p, same[i], strlen(same[i]), &j, &detail), SHOP_OK);
+        if (want == NULL) {
+            want = shop_json_canonical(p, j);
+        }
+        assert_string_equal(shop_json_canonical(p, j), want);
+    }
+    for (i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        json_t *j = NULL;
+        const char *detail = NULL;
+        assert_int_equal(shop_json_parse_object(p, other[i], strlen(other[i]), &j, &detail), SHOP_OK);
+        assert_string_not_equal(shop_json_canonical(p, j), want);
+    }
+}
+
 static void test_dump_escapes(void **state)
 {
     apr_pool_t *p = UNIT_POOL(state);
@@ -373,6 +408,7 @@ int main(void)
         UNIT_TEST(test_own_nothing_leaks),
         UNIT_TEST(test_parsed_body_released_with_pool),
         UNIT_TEST(test_dump_compact),
+        UNIT_TEST(test_canonical_ignores_spelling_not_values),
         UNIT_TEST(test_dump_escapes),
         UNIT_TEST(test_dump_copy_is_pool_owned),
         UNIT_TEST(test_problem_doc_with_detail),

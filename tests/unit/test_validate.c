@@ -487,6 +487,39 @@ static void test_cursor_round_trip(void **state)
     assert_string_not_equal(shop_cursor_encode(p, 1), shop_cursor_encode(p, 2));
 }
 
+static void test_rfc3339(void **state)
+{
+    static const char *good[] = {
+        "2026-11-24T10:00:00Z", "2026-11-24t10:00:00z", "2024-02-29T23:59:59Z",
+        "2026-12-31T23:59:60Z", "2026-01-01T00:00:00.5Z", "2026-01-01T00:00:00.123456789Z",
+        "2026-01-01T00:00:00+09:00", "2026-01-01T00:00:00-23:59", "0001-01-01T00:00:00Z",
+    };
+    static const char *bad[] = {
+        "", "now", "infinity", "-infinity", "epoch", "today", "allballs",
+        "2026-11-24", "2026-11-24 10:00:00Z", "2026-11-24T10:00:00", "2026-11-24T10:00Z",
+        "2026-13-01T00:00:00Z", "2026-00-01T00:00:00Z", "2026-02-29T00:00:00Z",
+        "2026-04-31T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:60:00Z",
+        "2026-01-01T00:00:61Z", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00.1234567890Z",
+        "2026-01-01T00:00:00+24:00", "2026-01-01T00:00:00+09", "2026-01-01T00:00:00+0900",
+        "2026-01-01T00:00:00ZZ", "2026-01-01T00:00:00Z ", " 2026-01-01T00:00:00Z",
+        "0000-01-01T00:00:00Z", "20260-01-01T00:00:00Z", "2026-1-01T00:00:00Z",
+        "2026-01-01T00:00:00UTC", "2026-01-01T00:00:00+09:00junk",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (!shop_rfc3339_valid(good[i])) {
+            fail_msg("\"%s\" should be an RFC 3339 date-time", good[i]);
+        }
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (shop_rfc3339_valid(bad[i])) {
+            fail_msg("\"%s\" should not be accepted", bad[i]);
+        }
+    }
+}
+
 static void expect_cursor_rejected(apr_pool_t *p, const char *c, const char *why)
 {
     apr_int64_t v = SENTINEL;
@@ -526,6 +559,9 @@ static void test_cursor_rejects_garbage(void **state)
     expect_cursor_rejected(p, b64url(p, "c1: 42"), "space");
     expect_cursor_rejected(p, b64url(p, "c1:9223372036854775808"), "id > INT64_MAX");
     expect_cursor_rejected(p, b64url_raw(p, "c1:\0" "42", 6), "NUL after prefix");
+    expect_cursor_rejected(p, "YzE6NQBqdW5r", "NUL then junk after the id");
+    expect_cursor_rejected(p, b64url_raw(p, "c1:5\0", 5), "NUL at the end");
+    expect_cursor_rejected(p, "YzE6NDJ", "non-canonical trailing bits");
     expect_cursor_rejected(p, apr_pstrcat(p, good, "=", NULL), "padding");
     expect_cursor_rejected(p, apr_pstrcat(p, good, " ", NULL), "trailing space");
     expect_cursor_rejected(p, apr_pstrcat(p, " ", good, NULL), "leading space");
@@ -790,6 +826,7 @@ int main(void)
         UNIT_TEST(test_json_string_missing),
         UNIT_TEST(test_json_bool),
         UNIT_TEST(test_parse_limit),
+        UNIT_TEST(test_rfc3339),
         UNIT_TEST(test_cursor_round_trip),
         UNIT_TEST(test_cursor_rejects_garbage),
         UNIT_TEST(test_cursor_decode_all_short_strings),
