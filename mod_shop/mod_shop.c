@@ -6,7 +6,10 @@
  * reads like its sequence diagram: validate → one unit of work → respond.
  */
 #include <ap_config.h>
+#include <ap_listen.h>
 #include <http_core.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include "mod_shop.h"
 
@@ -64,10 +67,10 @@ static int prepare_request(shop_req *q, const shop_route_entry *e)
         }
     }
     if (key && r->method_number == M_POST) {
-        /* httpd joins repeated headers with ", ": a comma means two keys. */
-        if (strchr(key, ',')) {
+        /* httpd joins repeated headers with ", ", so that means two keys. */
+        if (strstr(key, ", ")) {
             return shop_send_problem(r, SHOP_E_INVALID_REQUEST,
-                "one Idempotency-Key header only (and no comma in the key)");
+                "one Idempotency-Key header only (a key with \", \" in it reads as two)");
         }
         if (!shop_idem_key_valid(key)) {
             return shop_send_problem(r, SHOP_E_INVALID_REQUEST,
@@ -302,10 +305,69 @@ static int shop_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return shop_sites_configure(pconf, s) ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
+static int loopback(const apr_sockaddr_t *a)
+{
+    if (a->family == APR_INET) {
+        return (ntohl(a->sa.sin.sin_addr.s_addr) >> 24) == 127;
+    }
+#if APR_HAVE_IPV6
+    if (a->family == APR_INET6) {
+        return IN6_IS_ADDR_LOOPBACK(&a->sa.sin6.sin6_addr);
+    }
+#endif
+    return 0;
+}
+
+/* The address a server answers on that is not loopback, or NULL. */
+static const apr_sockaddr_t *public_address(server_rec *s)
+{
+    ap_listen_rec *lr;
+    server_addr_rec *sa;
+
+    if (s->is_virtual) {
+        for (sa = s->addrs; sa; sa = sa->next) {
+            if (!loopback(sa->host_addr)) {
+                return sa->host_addr;
+            }
+        }
+        return NULL;
+    }
+    for (lr = ap_listeners; lr; lr = lr->next) {
+        if (!loopback(lr->bind_addr)) {
+            return lr->bind_addr;
+        }
+    }
+    return NULL;
+}
+
+/* ShopUserAuth none is for development: say so when others can reach it. */
+static void warn_open_user_auth(apr_pool_t *p, server_rec *main_s)
+{
+    server_rec *s;
+
+    for (s = main_s; s; s = s->next) {
+        const shop_srv_cfg *sc = ap_get_module_config(s->module_config, &shop_module);
+        const apr_sockaddr_t *a;
+        char *ip = NULL;
+
+        if (sc->user_auth != SHOP_AUTH_NONE || sc->mounts == NULL
+            || sc->mounts->nelts == 0 || (a = public_address(s)) == NULL) {
+            continue;
+        }
+        apr_sockaddr_ip_get(&ip, (apr_sockaddr_t *)a);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_shop: ShopUserAuth none "
+                     "on %s, which answers on %s:%u: anyone who reaches it may act for "
+                     "any user; set ShopUserAuth remote-user behind an authn module",
+                     s->server_hostname ? s->server_hostname : "the main server",
+                     ip ? ip : "?", (unsigned)a->port);
+    }
+    (void)p;
+}
+
 static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp, server_rec *s)
 {
-    (void)plog; (void)ptemp;
+    (void)plog;
     if (!shop_db_init()) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_shop: mod_dbd is not loaded (LoadModule dbd_module)");
@@ -317,6 +379,7 @@ static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
+    warn_open_user_auth(ptemp, s);
     if (shop_shm_create(pconf, s) != APR_SUCCESS
         || shop_jobs_start(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -107,6 +107,8 @@ struct shop_site {
     const char *key;            /* a hash of conninfo: names its shared memory */
     void *popular;              /* shop_popular_block in shared memory */
     volatile apr_uint64_t *soldout;
+    volatile apr_uint64_t *reachable_at;    /* shared: when a child last
+                                               found the database back */
     shop_breaker breaker;
 };
 

@@ -9,7 +9,9 @@
  * with PQping (no session, no log line), whose success closes it.
  *
  * The log gets one line when it opens, one summary per SUMMARY_EVERY
- * while it stays open, and one when it closes.
+ * while it stays open, and one when it closes.  A child whose probe finds
+ * the database back tells the others through shared memory, so every
+ * child serves again at once, not each at its own next probe.
  */
 #include <apr_atomic.h>
 
@@ -62,8 +64,12 @@ static void summarize(request_rec *r, shop_breaker *b, apr_time_t now)
     b->next_summary = now + SUMMARY_EVERY;
 }
 
-static void close_breaker(request_rec *r, shop_breaker *b, apr_time_t now)
+static void close_breaker(request_rec *r, shop_site *site, shop_breaker *b,
+                          apr_time_t now)
 {
+    if (site->reachable_at) {
+        apr_atomic_xchg64(site->reachable_at, (apr_uint64_t)now);
+    }
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "mod_shop: database reachable "
                   "again after %" APR_TIME_T_FMT " ms; %" APR_UINT64_T_FMT
                   " requests were answered 503 meanwhile",
@@ -82,6 +88,10 @@ int shop_breaker_allow(request_rec *r, shop_site *site)
     }
     now = apr_time_now();
     apr_thread_mutex_lock(b->lock);
+    if (b->open && site->reachable_at
+        && (apr_time_t)apr_atomic_read64(site->reachable_at) > b->opened_at) {
+        close_breaker(r, site, b, now);     /* another child found it back */
+    }
     if (b->open && !b->probing && now >= b->next_probe) {
         b->probing = probe = 1;
         b->next_probe = next_probe(b, now);
@@ -100,7 +110,7 @@ int shop_breaker_allow(request_rec *r, shop_site *site)
     apr_thread_mutex_lock(b->lock);
     b->probing = 0;
     if (ok && b->open) {
-        close_breaker(r, b, apr_time_now());
+        close_breaker(r, site, b, apr_time_now());
     }
     else if (!ok) {
         b->refused++;

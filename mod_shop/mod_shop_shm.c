@@ -46,6 +46,30 @@ static apr_status_t soldout_create(apr_pool_t *pconf, server_rec *s,
     return APR_SUCCESS;
 }
 
+/* What the children tell each other about the shop's database. */
+static apr_status_t dbstate_create(apr_pool_t *pconf, server_rec *s,
+                                   const ap_slotmem_provider_t *slotmem,
+                                   shop_site *site)
+{
+    ap_slotmem_instance_t *mem;
+    void *base = NULL;
+    apr_status_t rv;
+
+    rv = slotmem->create(&mem, apr_pstrcat(pconf, "mod_shop_db_", site->key, NULL),
+                         sizeof(apr_uint64_t), 1, 0, pconf);
+    if (rv == APR_SUCCESS) {
+        rv = slotmem->dptr(mem, 0, &base);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "mod_shop: cannot create the database state shared memory");
+        return rv;
+    }
+    memset(base, 0, sizeof(apr_uint64_t));
+    site->reachable_at = base;
+    return APR_SUCCESS;
+}
+
 static apr_status_t children_create(apr_pool_t *pconf, server_rec *s,
                                     const ap_slotmem_provider_t *slotmem);
 
@@ -66,6 +90,9 @@ apr_status_t shop_shm_create(apr_pool_t *pconf, server_rec *s)
     for (i = 0; i < sites->nelts && rv == APR_SUCCESS; i++) {
         shop_site *site = APR_ARRAY_IDX(sites, i, shop_site *);
         rv = soldout_create(pconf, s, slotmem, site);
+        if (rv == APR_SUCCESS) {
+            rv = dbstate_create(pconf, s, slotmem, site);
+        }
         if (rv == APR_SUCCESS) {
             rv = shop_popular_attach(pconf, s, site);
         }

@@ -174,3 +174,19 @@ def test_without_an_authenticated_user_mod_shop_answers_401(stack):
         assert_problem(r, 401, "UNAUTHENTICATED")
         assert request("GET", f"{inst.base}/products").status == 200
     assert ledger(stack, uid) == (0, 0, 0)
+
+
+def test_open_user_auth_on_a_public_address_is_warned_about(stack):
+    # A virtual host on a non-loopback address (TEST-NET-1, never bound by
+    # httpd: only Listen binds) with the default ShopUserAuth none.
+    conf = """
+<VirtualHost 192.0.2.10:80>
+    ServerName public.example
+</VirtualHost>
+"""
+    with stack.httpd(conf, "public-vhost") as inst:
+        log = inst.error_log()
+    assert "mod_shop: ShopUserAuth none on public.example, which answers on 192.0.2.10:80" in log
+    with stack.httpd(conf + "ShopUserAuth remote-user\n", "public-vhost-closed") as inst:
+        assert "ShopUserAuth none" not in inst.error_log()
+    assert "ShopUserAuth none" not in stack.error_log()     # loopback only

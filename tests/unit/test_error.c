@@ -4,6 +4,9 @@
 #include "unit.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "shop_error.h"
 
@@ -34,6 +37,79 @@ static void test_every_code_is_well_formed(void **state)
         else if (info->status < 400 || info->status > 599) {
             fail_msg("error %d (%s): status %d is not 4xx/5xx", e, info->code,
                      info->status);
+        }
+    }
+}
+
+/*
+ * The SQL functions answer with outcome codes (the .sql files of sql/migrations,
+ * `outcome := 'SOLD_OUT'`), which the glue maps with shop_err_from_code:
+ * every code they can return must be in the table, and every business
+ * refusal (409) in the table must come from them or from the two that C
+ * produces itself.  Run from the checkout (make unit does).
+ */
+#define MIGRATIONS "sql/migrations"
+
+static int sql_outcomes(char found[][64], int max)
+{
+    DIR *dir = opendir(MIGRATIONS);
+    struct dirent *de;
+    int n = 0;
+
+    assert_non_null(dir);
+    while ((de = readdir(dir)) != NULL) {
+        char path[512], line[4096];
+        FILE *f;
+        if (strstr(de->d_name, ".sql") == NULL) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", MIGRATIONS, de->d_name);
+        f = fopen(path, "r");
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f)) {
+            char *at = strstr(line, "outcome := '");
+            char code[64];
+            if (at && sscanf(at, "outcome := '%63[A-Z_]'", code) == 1 && n < max) {
+                strcpy(found[n++], code);
+            }
+        }
+        fclose(f);
+    }
+    closedir(dir);
+    return n;
+}
+
+static void test_sql_outcomes_map_both_ways(void **state)
+{
+    static char found[512][64];
+    static const char *from_c[] = { "BALANCE_LIMIT_EXCEEDED", "LOGIN_TAKEN" };
+    int n = sql_outcomes(found, 512), i, e;
+
+    (void)state;
+    assert_true(n > 10);
+    for (i = 0; i < n; i++) {
+        shop_err err = shop_err_from_code(found[i]);
+        if (strcmp(found[i], "OK") == 0) {
+            continue;
+        }
+        if (err == SHOP_E_INTERNAL || strcmp(shop_err_get(err)->code, found[i]) != 0) {
+            fail_msg("the SQL outcome %s has no error in shop_error.c", found[i]);
+        }
+    }
+    for (e = SHOP_OK + 1; e < SHOP_E__COUNT; e++) {
+        const shop_err_info *info = shop_err_get((shop_err)e);
+        int seen = 0;
+        if (info->status != 409) {
+            continue;
+        }
+        for (i = 0; i < n && !seen; i++) {
+            seen = strcmp(found[i], info->code) == 0;
+        }
+        for (i = 0; i < 2 && !seen; i++) {
+            seen = strcmp(from_c[i], info->code) == 0;
+        }
+        if (!seen) {
+            fail_msg("the refusal %s comes from no SQL function and no C path", info->code);
         }
     }
 }
@@ -176,6 +252,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_every_code_is_well_formed),
         UNIT_TEST(test_codes_are_unique),
+        UNIT_TEST(test_sql_outcomes_map_both_ways),
         UNIT_TEST(test_out_of_range_is_internal),
         UNIT_TEST(test_type_uri),
         UNIT_TEST(test_spec_mapping),
