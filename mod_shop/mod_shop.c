@@ -106,7 +106,7 @@ static const char *route_path(const shop_req *q, int admin)
     }
     m = shop_mount_of(r, admin ? SHOP_MOUNT_ADMIN : SHOP_MOUNT_API);
     if (m == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "mod_shop: cannot tell "
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SHOPLOGNO(00001) "cannot tell "
                       "where the API is mounted (handler set outside a "
                       "<Location>?): set ShopMount");
         return NULL;
@@ -355,7 +355,7 @@ static void warn_open_user_auth(apr_pool_t *p, server_rec *main_s)
             continue;
         }
         apr_sockaddr_ip_get(&ip, (apr_sockaddr_t *)a);
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_shop: ShopUserAuth none "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SHOPLOGNO(00002) "ShopUserAuth none "
                      "on %s, which answers on %s:%u: anyone who reaches it may act for "
                      "any user; set ShopUserAuth remote-user behind an authn module",
                      s->server_hostname ? s->server_hostname : "the main server",
@@ -370,7 +370,7 @@ static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
     if (!shop_db_init()) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "mod_shop: mod_dbd is not loaded (LoadModule dbd_module)");
+                     SHOPLOGNO(00003) "mod_dbd is not loaded (LoadModule dbd_module)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* Shared memory and jobs belong to the real start, not the dry run

@@ -23,6 +23,11 @@
 #include "shop_validate.h"
 
 APLOG_USE_MODULE(shop);
+
+/* Every log message has a stable id, as httpd's own do with APLOGNO:
+ * "SHOP00012: ...".  scripts/logno gives new calls the next free number;
+ * docs/log-messages.md says what each means and what to do about it. */
+#define SHOPLOGNO(n) "SHOP" #n ": "
 extern module AP_MODULE_DECLARE_DATA shop_module;
 
 #define SHOP_HANDLER "shop"              /* the API */
@@ -86,6 +91,14 @@ typedef struct {
  * connect to it shares one shop: one set of jobs, one popular ranking, one
  * sold-out set.  The settings of its first server run the jobs.
  */
+/* What the children and the jobs process tell each other about a shop's
+ * database, in shared memory (apr_time_t values, 0 = never). */
+typedef struct {
+    apr_uint64_t unreachable_at;    /* a child last found it unreachable */
+    apr_uint64_t reachable_at;      /* the prober last found it answering */
+    apr_uint64_t probed_at;         /* the prober's last tick: it is alive */
+} shop_dbstate;
+
 /* This child's view of a shop's database (mod_shop_breaker.c). */
 typedef struct {
     apr_thread_mutex_t *lock;
@@ -107,8 +120,8 @@ struct shop_site {
     const char *key;            /* a hash of conninfo: names its shared memory */
     void *popular;              /* shop_popular_block in shared memory */
     volatile apr_uint64_t *soldout;
-    volatile apr_uint64_t *reachable_at;    /* shared: when a child last
-                                               found the database back */
+    volatile shop_dbstate *dbstate;         /* shared by the children and
+                                               the jobs process */
     shop_breaker breaker;
 };
 
@@ -331,6 +344,7 @@ PGresult *shop_job_query(shop_job *job, const char *sql, int nparams,
 void shop_expiry_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 void shop_popular_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 void shop_relay_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
+void shop_breaker_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 /* The popular block of a shop in shared memory. */
 apr_status_t shop_popular_attach(apr_pool_t *pconf, server_rec *s, shop_site *site);
 int shop_products_popular(shop_req *q);

@@ -4,14 +4,18 @@
  * While PostgreSQL is unreachable, asking mod_dbd's pool for a connection
  * costs a connection attempt and two error-log lines per request, and
  * hammers a database that is coming back.  So the first failure opens
- * the breaker: requests answer 503 at once without asking the pool, and
- * one request per ShopDBProbeInterval (with jitter) probes the database
- * with PQping (no session, no log line), whose success closes it.
+ * the breaker: requests answer 503 at once without asking the pool.
+ *
+ * Whether the database is back is asked by the jobs process, not by a
+ * request: its prober (one per shop) pings it with PQping (no session, no
+ * log line) every ShopDBProbeInterval while a child says it is down, and
+ * publishes the answer in shared memory, where every child sees it, so no
+ * request waits for a probe and the database gets one probe per interval
+ * whatever the number of children.  Should the prober be silent (its
+ * process restarting), a child probes by itself, at the same interval.
  *
  * The log gets one line when it opens, one summary per SUMMARY_EVERY
- * while it stays open, and one when it closes.  A child whose probe finds
- * the database back tells the others through shared memory, so every
- * child serves again at once, not each at its own next probe.
+ * while it stays open, and one when it closes.
  */
 #include <apr_atomic.h>
 
@@ -19,6 +23,9 @@
 
 #define SUMMARY_EVERY apr_time_from_sec(10)
 #define PROBE_TIMEOUT "2"       /* seconds: connect_timeout of a probe */
+/* The prober is alive if it ticked this recently (it ticks every interval). */
+#define PROBER_SILENT(interval) ((interval) * 4 > apr_time_from_sec(2) \
+                                 ? (interval) * 4 : apr_time_from_sec(2))
 
 void shop_breaker_child_init(apr_pool_t *pchild)
 {
@@ -56,7 +63,7 @@ static void summarize(request_rec *r, shop_breaker *b, apr_time_t now)
     if (now < b->next_summary) {
         return;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_shop: database still "
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SHOPLOGNO(00004) "database still "
                   "unreachable after %" APR_TIME_T_FMT " s: %u requests answered "
                   "503 in the last %" APR_TIME_T_FMT " s", apr_time_sec(now - b->opened_at),
                   b->refused, apr_time_sec(SUMMARY_EVERY));
@@ -64,13 +71,30 @@ static void summarize(request_rec *r, shop_breaker *b, apr_time_t now)
     b->next_summary = now + SUMMARY_EVERY;
 }
 
+static apr_time_t shared(volatile apr_uint64_t *v)
+{
+    return (apr_time_t)apr_atomic_read64(v);
+}
+
+/* Moves a shared time forward only (several writers). */
+static void advance(volatile apr_uint64_t *v, apr_time_t t)
+{
+    apr_uint64_t seen = apr_atomic_read64(v);
+
+    while (seen < (apr_uint64_t)t) {
+        apr_uint64_t was = apr_atomic_cas64(v, (apr_uint64_t)t, seen);
+        if (was == seen) {
+            break;
+        }
+        seen = was;
+    }
+}
+
 static void close_breaker(request_rec *r, shop_site *site, shop_breaker *b,
                           apr_time_t now)
 {
-    if (site->reachable_at) {
-        apr_atomic_xchg64(site->reachable_at, (apr_uint64_t)now);
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "mod_shop: database reachable "
+    (void)site;
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SHOPLOGNO(00005) "database reachable "
                   "again after %" APR_TIME_T_FMT " ms; %" APR_UINT64_T_FMT
                   " requests were answered 503 meanwhile",
                   apr_time_as_msec(now - b->opened_at), b->refused_total);
@@ -80,20 +104,21 @@ static void close_breaker(request_rec *r, shop_site *site, shop_breaker *b,
 int shop_breaker_allow(request_rec *r, shop_site *site)
 {
     shop_breaker *b = site ? &site->breaker : NULL;
+    volatile shop_dbstate *st = site ? site->dbstate : NULL;
     apr_time_t now;
     int probe = 0, ok;
 
-    if (b == NULL || b->lock == NULL || !apr_atomic_read32(&b->open)) {
+    if (b == NULL || b->lock == NULL || st == NULL || !apr_atomic_read32(&b->open)) {
         return 1;
     }
     now = apr_time_now();
     apr_thread_mutex_lock(b->lock);
-    if (b->open && site->reachable_at
-        && (apr_time_t)apr_atomic_read64(site->reachable_at) > b->opened_at) {
-        close_breaker(r, site, b, now);     /* another child found it back */
+    if (b->open && shared(&st->reachable_at) > b->opened_at) {
+        close_breaker(r, site, b, now);     /* the prober found it back */
     }
-    if (b->open && !b->probing && now >= b->next_probe) {
-        b->probing = probe = 1;
+    else if (b->open && !b->probing && now >= b->next_probe
+             && now - shared(&st->probed_at) > PROBER_SILENT(b->interval)) {
+        b->probing = probe = 1;             /* no prober: ask ourselves */
         b->next_probe = next_probe(b, now);
     }
     else if (b->open) {
@@ -109,10 +134,13 @@ int shop_breaker_allow(request_rec *r, shop_site *site)
     ok = database_answers(site);
     apr_thread_mutex_lock(b->lock);
     b->probing = 0;
-    if (ok && b->open) {
-        close_breaker(r, site, b, apr_time_now());
+    if (ok) {
+        advance(&st->reachable_at, apr_time_now());
+        if (b->open) {
+            close_breaker(r, site, b, apr_time_now());
+        }
     }
-    else if (!ok) {
+    else {
         b->refused++;
         b->refused_total++;
     }
@@ -128,6 +156,9 @@ void shop_breaker_failure(request_rec *r, shop_site *site, const char *why)
     if (b == NULL || b->lock == NULL) {
         return;
     }
+    if (site->dbstate) {
+        advance(&site->dbstate->unreachable_at, now);    /* wakes the prober */
+    }
     apr_thread_mutex_lock(b->lock);
     if (!b->open) {
         b->opened_at = now;
@@ -136,7 +167,7 @@ void shop_breaker_failure(request_rec *r, shop_site *site, const char *why)
         b->refused = 0;
         b->refused_total = 0;
         apr_atomic_set32(&b->open, 1);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_shop: database "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SHOPLOGNO(00006) "database "
                       "unreachable (%s): answering 503 at once, checking every %"
                       APR_TIME_T_FMT " ms whether it is back", why,
                       apr_time_as_msec(b->interval));
@@ -160,4 +191,36 @@ apr_time_t shop_breaker_open_since(shop_site *site, apr_uint64_t *refused)
     }
     apr_thread_mutex_unlock(b->lock);
     return since;
+}
+
+/* ---- in the jobs process: the prober of one shop ------------------------- */
+
+/* While some child says the database is down, ask it every interval. */
+static void prober_run(shop_job *job, apr_pool_t *p)
+{
+    volatile shop_dbstate *st = job->site->dbstate;
+    apr_time_t now = apr_time_now();
+
+    (void)p;
+    if (st == NULL) {
+        return;
+    }
+    advance(&st->probed_at, now);
+    if (shared(&st->unreachable_at) > shared(&st->reachable_at)
+        && database_answers(job->site)) {
+        advance(&st->reachable_at, apr_time_now());
+    }
+}
+
+void shop_breaker_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs)
+{
+    shop_job *job = apr_pcalloc(p, sizeof(*job));
+
+    job->name = "prober";
+    job->site = site;
+    job->s = site->s;
+    job->sc = ap_get_module_config(site->s->module_config, &shop_module);
+    job->interval = job->sc->db_probe_interval;
+    job->run = prober_run;
+    APR_ARRAY_PUSH(jobs, shop_job *) = job;
 }

@@ -173,7 +173,7 @@ static shop_dbrc classify(shop_db *db, PGresult *res, PGresult **keep)
     state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     apr_cpystrn(db->sqlstate, state ? state : "", sizeof(db->sqlstate));
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, db->r,
-                  "mod_shop: SQL failed [%s]: %s", db->sqlstate,
+                  SHOPLOGNO(00007) "SQL failed [%s]: %s", db->sqlstate,
                   res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
     PQclear(res);
 
@@ -203,7 +203,7 @@ static shop_dbrc prepare(shop_db *db, shop_sql id)
     }
     else if (rc == SHOP_DB_FAIL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
-                      "mod_shop: cannot prepare %s [%s]", def->name,
+                      SHOPLOGNO(00008) "cannot prepare %s [%s]", def->name,
                       db->sqlstate);
     }
     return rc;
@@ -228,7 +228,7 @@ shop_dbrc shop_db_exec(shop_db *db, shop_sql id, const char *const *params,
     }
     if (rc == SHOP_DB_FAIL) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, db->r,
-                      "mod_shop: statement %s failed [%s]", def->name,
+                      SHOPLOGNO(00009) "statement %s failed [%s]", def->name,
                       db->sqlstate);
     }
     return rc;

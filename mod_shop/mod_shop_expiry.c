@@ -17,7 +17,7 @@ static void expire_orders(shop_job *job)
 
     if (res && strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
-                     "mod_shop: expired %s unpaid orders", PQgetvalue(res, 0, 0));
+                     SHOPLOGNO(00010) "expired %s unpaid orders", PQgetvalue(res, 0, 0));
     }
     PQclear(res);
 }

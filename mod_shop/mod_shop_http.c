@@ -288,7 +288,7 @@ shop_dbrc shop_resp_outcome(shop_req *q, PGresult *res, int ok_status,
     }
     if (e == SHOP_E_INTERNAL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                      "mod_shop: unknown outcome '%s'", outcome);
+                      SHOPLOGNO(00011) "unknown outcome '%s'", outcome);
         return SHOP_DB_FAIL;    /* a bug: never stored as an answer */
     }
     shop_resp_err(out, q->r, e, NULL);

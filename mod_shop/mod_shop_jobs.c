@@ -79,7 +79,7 @@ PGconn *shop_job_conn(shop_job *job)
     if (PQstatus(job->conn) != CONNECTION_OK) {
         job->reconnect_at = apr_time_now() + JOBS_RECONNECT;
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
-                     "mod_shop: %s: database unavailable: %s", job->name,
+                     SHOPLOGNO(00012) "%s: database unavailable: %s", job->name,
                      PQerrorMessage(job->conn));
         return NULL;
     }
@@ -98,7 +98,7 @@ PGresult *shop_job_query(shop_job *job, const char *sql, int nparams,
     res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK
         && PQresultStatus(res) != PGRES_COMMAND_OK) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, "mod_shop: %s: %s",
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, SHOPLOGNO(00013) "%s: %s",
                      job->name, PQresultErrorMessage(res));
         PQclear(res);
         return NULL;
@@ -144,6 +144,7 @@ static apr_array_header_t *all_jobs(apr_pool_t *p)
         shop_expiry_jobs(p, site, jobs);
         shop_popular_jobs(p, site, jobs);
         shop_relay_jobs(p, site, jobs);
+        shop_breaker_jobs(p, site, jobs);
     }
     return jobs;
 }
@@ -177,7 +178,7 @@ static void start_threads(apr_pool_t *p, server_rec *s, apr_array_header_t *jobs
                                APR_ARRAY_IDX(jobs, i, shop_job *), p);
         if (rv != APR_SUCCESS) {
             apr_atomic_dec32(&jobs_running);
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "mod_shop: cannot start "
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, SHOPLOGNO(00014) "cannot start "
                          "the %s job", APR_ARRAY_IDX(jobs, i, shop_job *)->name);
         }
     }
@@ -221,7 +222,7 @@ static void jobs_maint(int reason, void *data, apr_wait_t status)
     }
     apr_proc_other_child_unregister(jp);
     if (!jp->retired) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, jp->s, "mod_shop: jobs process "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, jp->s, SHOPLOGNO(00015) "jobs process "
                      "%" APR_PID_T_FMT " exited (status %d); starting another",
                      jp->proc.pid, (int)status);
         jobs_fork(jp);
@@ -237,14 +238,14 @@ static apr_status_t jobs_fork(jobs_proc *jp)
     }
     if (rv != APR_INPARENT) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, jp->s,
-                     "mod_shop: cannot fork the jobs process");
+                     SHOPLOGNO(00016) "cannot fork the jobs process");
         return rv;
     }
     apr_proc_other_child_register(&jp->proc, jobs_maint, jp, NULL, jp->pconf);
     if (live_pid) {
         apr_atomic_set32(live_pid, (apr_uint32_t)jp->proc.pid);
     }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, jp->s, "mod_shop: jobs process %"
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, jp->s, SHOPLOGNO(00017) "jobs process %"
                  APR_PID_T_FMT " started", jp->proc.pid);
     return APR_SUCCESS;
 }
@@ -331,7 +332,7 @@ apr_status_t shop_jobs_start(apr_pool_t *pconf, server_rec *s)
     jobs_proc *jp;
 
     if (shop_sites()->nelts == 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_shop: no DBDParams or "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SHOPLOGNO(00018) "no DBDParams or "
                      "ShopJobDBParams anywhere: no scheduled jobs will run");
         return APR_SUCCESS;
     }

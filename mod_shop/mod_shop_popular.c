@@ -56,11 +56,11 @@ static void popular_refresh(shop_job *job, apr_pool_t *p)
     body = shop_popular_render(p, sc->popular_window, started, items, n);
     if (!shop_popular_publish(block, body, strlen(body), started)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, job->s,
-                     "mod_shop: popular ranking too large to publish");
+                     SHOPLOGNO(00019) "popular ranking too large to publish");
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
-                 "mod_shop: popular ranking refreshed (%d items, %" APR_TIME_T_FMT
+                 SHOPLOGNO(00020) "popular ranking refreshed (%d items, %" APR_TIME_T_FMT
                  " us)", n, apr_time_now() - started);
 }
 
@@ -91,7 +91,7 @@ apr_status_t shop_popular_attach(apr_pool_t *pconf, server_rec *s, shop_site *si
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "mod_shop: cannot create the popular ranking memory");
+                     SHOPLOGNO(00021) "cannot create the popular ranking memory");
         return rv;
     }
     site->popular = base;

@@ -118,7 +118,7 @@ static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
                                        PQgetvalue(res, i, 2), &transport);
         record(&rj->job, p, PQgetvalue(res, i, 0), error);
         if (error) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, rj->job.s, "mod_shop: event %s"
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, rj->job.s, SHOPLOGNO(00022) "event %s"
                          " not delivered: %s", PQgetvalue(res, i, 1), error);
         }
     }
@@ -154,7 +154,7 @@ void shop_relay_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *j
     if (!curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, site->s,
-                         "mod_shop: curl_global_init failed: no relay");
+                         SHOPLOGNO(00023) "curl_global_init failed: no relay");
             return;
         }
         curl_ready = 1;

@@ -38,7 +38,7 @@ static apr_status_t soldout_create(apr_pool_t *pconf, server_rec *s,
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "mod_shop: cannot create the sold-out shared memory");
+                     SHOPLOGNO(00024) "cannot create the sold-out shared memory");
         return rv;
     }
     memset(base, 0, SOLDOUT_SLOTS * sizeof(apr_uint64_t));
@@ -56,17 +56,17 @@ static apr_status_t dbstate_create(apr_pool_t *pconf, server_rec *s,
     apr_status_t rv;
 
     rv = slotmem->create(&mem, apr_pstrcat(pconf, "mod_shop_db_", site->key, NULL),
-                         sizeof(apr_uint64_t), 1, 0, pconf);
+                         sizeof(shop_dbstate), 1, 0, pconf);
     if (rv == APR_SUCCESS) {
         rv = slotmem->dptr(mem, 0, &base);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "mod_shop: cannot create the database state shared memory");
+                     SHOPLOGNO(00025) "cannot create the database state shared memory");
         return rv;
     }
-    memset(base, 0, sizeof(apr_uint64_t));
-    site->reachable_at = base;
+    memset(base, 0, sizeof(shop_dbstate));
+    site->dbstate = base;
     return APR_SUCCESS;
 }
 
@@ -82,7 +82,7 @@ apr_status_t shop_shm_create(apr_pool_t *pconf, server_rec *s)
     int i;
 
     if (slotmem == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "mod_shop: mod_slotmem_shm is "
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SHOPLOGNO(00026) "mod_slotmem_shm is "
                      "not loaded (LoadModule slotmem_shm_module)");
         return APR_ENOTIMPL;
     }
@@ -182,7 +182,7 @@ static apr_status_t children_create(apr_pool_t *pconf, server_rec *s,
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "mod_shop: cannot create the children's shared memory");
+                     SHOPLOGNO(00027) "cannot create the children's shared memory");
         return rv;
     }
     memset(base, 0, CHILD_SLOTS * sizeof(shop_child_use));

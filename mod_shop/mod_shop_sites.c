@@ -209,7 +209,7 @@ static int assign(apr_pool_t *p, server_rec *main_s, apr_hash_t *scans)
         if (sc->site && sc->site->s != s
             && (differs = job_setting_differs(cfg_of(sc->site->s), sc))) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
-                         "mod_shop: %s uses the database of %s but sets %s "
+                         SHOPLOGNO(00028) "%s uses the database of %s but sets %s "
                          "differently; servers sharing a database share its "
                          "jobs, so give it its own DBDParams (or "
                          "ShopJobDBParams) or the same %s",

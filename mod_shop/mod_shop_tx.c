@@ -183,7 +183,7 @@ int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx)
             break;
         }
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, q->r,
-                      "mod_shop: retrying after [%s], attempt %d",
+                      SHOPLOGNO(00029) "retrying after [%s], attempt %d",
                       q->db->sqlstate, attempt + 1);
         rc = SHOP_DB_OK;
     }
@@ -207,7 +207,7 @@ int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx)
                                      "a value in the request is out of range");
         }
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                      "mod_shop: database error [%s] on %s",
+                      SHOPLOGNO(00030) "database error [%s] on %s",
                       q->db ? q->db->sqlstate : "", q->route_key);
         return shop_send_problem(q->r, SHOP_E_INTERNAL, NULL);
     }

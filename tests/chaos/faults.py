@@ -22,7 +22,7 @@ from pathlib import Path
 
 from shopclient import child_pids, request
 
-JOBS_LINE = re.compile(r"mod_shop: jobs process (\d+) started")
+JOBS_LINE = re.compile(r"SHOP\d{5}: jobs process (\d+) started")
 
 
 def _cmdline(pid):
@@ -34,7 +34,7 @@ def _cmdline(pid):
 
 def jobs_pid(stack):
     """The dedicated jobs process, if the module has one: GET /admin/status
-    "jobs_pid", else the latest "mod_shop: jobs process <pid> started" line
+    "jobs_pid", else the latest "SHOP00017: jobs process <pid> started" line
     (logged at level info only)."""
     try:
         r = request("GET", f"{stack.base}/admin/status", timeout=2)

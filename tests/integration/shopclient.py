@@ -5,6 +5,10 @@
     new_user(stack, login_prefix='u', login=None) -> user id
     new_product(stack, name, price, stock) -> product id
     charge(stack, uid, amount, headers=None) -> Response
+    wait_until(fn, timeout, what, interval=0.05) -> fn()'s first true value
+    assert_problem(resp, status, code) -> the problem body (RFC 9457 checks)
+    ledger(stack, uid) -> (balance, history rows, sum of history amounts)
+    campaign_state(stack, cid) -> (user coupons, distinct users, taken slots, free slots)
 
 `stack` in the helpers is anything with a `.base` attribute (the `stack` fixture,
 an extra instance from `stack.httpd(...)`) or a base URL string.
@@ -19,7 +23,10 @@ import uuid
 from pathlib import Path
 
 __all__ = ["Response", "Headers", "request", "parallel", "new_user",
-           "new_product", "charge"]
+           "new_product", "charge", "wait_until", "child_pids", "all_pages",
+           "assert_problem", "ledger", "campaign_state"]
+
+PROBLEM_TYPE = "https://errors.mod-shop.dev/"
 
 
 class Headers(dict):
@@ -250,3 +257,50 @@ def all_pages(url, limit):
         assert isinstance(cur, str) and cur
         assert pages <= 1000, "next_cursor never ends"
         query = f"?limit={limit}&cursor={cur}"
+
+
+# --- shared assertions and database probes ---------------------------------------
+
+def _as_set(x):
+    return set(x) if isinstance(x, (set, frozenset, tuple, list)) else {x}
+
+
+def assert_problem(resp, status, code):
+    """Assert resp is an RFC 9457 problem with that HTTP status and code.
+
+    Give the one status and the one code the contract names (status and code
+    may each be a collection, only where the contract itself allows several).
+    Returns the parsed body.
+    """
+    assert resp.status in _as_set(status), resp
+    ctype = resp.headers.get("content-type", "")
+    assert ctype.split(";")[0].strip() == "application/problem+json", resp
+    assert resp.headers.get("x-request-id"), resp
+    p = resp.json
+    assert isinstance(p, dict), resp
+    assert p.get("code") in _as_set(code), resp
+    assert type(p.get("status")) is int and p["status"] == resp.status, resp
+    assert isinstance(p.get("type"), str), resp
+    assert p["type"] == PROBLEM_TYPE + p["code"].lower(), resp
+    assert isinstance(p.get("title"), str) and p["title"], resp
+    assert isinstance(p.get("detail"), str), resp
+    return p
+
+
+def ledger(stack, uid):
+    """(balance, number of history rows, sum of history amounts) of a user."""
+    row = stack.psql(
+        "SELECT u.balance, count(h.id), coalesce(sum(h.amount), 0)"
+        " FROM users u LEFT JOIN point_history h ON h.user_id = u.id"
+        f" WHERE u.id = {int(uid)} GROUP BY u.balance")
+    return tuple(int(x) for x in row.split("|"))
+
+
+def campaign_state(stack, cid):
+    """(user_coupons rows, distinct users, taken slots, free slots) of a campaign."""
+    n, users = stack.psql("SELECT count(*), count(DISTINCT user_id) FROM user_coupons"
+                          f" WHERE coupon_id = {int(cid)}").split("|")
+    taken, free = stack.psql("SELECT count(*) FILTER (WHERE user_id IS NOT NULL),"
+                             " count(*) FILTER (WHERE user_id IS NULL)"
+                             f" FROM coupon_slots WHERE coupon_id = {int(cid)}").split("|")
+    return int(n), int(users), int(taken), int(free)

@@ -5,8 +5,7 @@ import uuid
 
 import pytest
 
-from shopclient import new_product, parallel, request
-from test_errors import assert_problem
+from shopclient import assert_problem, new_product, parallel, request
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 MAX_SAFE = 2**53 - 1
@@ -170,7 +169,7 @@ BAD_PRODUCTS = [
 @pytest.mark.parametrize("body", BAD_PRODUCTS, ids=[str(i) for i in range(len(BAD_PRODUCTS))])
 def test_bad_product_is_rejected(stack, body):
     before = count(stack, "products")
-    assert_problem(create_product(stack, body), (400, 422), "INVALID_REQUEST")
+    assert_problem(create_product(stack, body), 400, "INVALID_REQUEST")
     assert count(stack, "products") == before
 
 
@@ -226,7 +225,7 @@ def test_patch_unknown_product_is_404(stack, bad):
 def test_bad_patch_is_rejected_and_changes_nothing(stack, body):
     pid = new_product(stack, "badpatch", 1000, 10)
     r = patch_product(stack, pid, body)
-    assert_problem(r, (400, 422), "INVALID_REQUEST")
+    assert_problem(r, 400, "INVALID_REQUEST")
     assert product_row(stack, pid) == "badpatch|1000|10|t"
 
 

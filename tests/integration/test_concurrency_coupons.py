@@ -4,19 +4,8 @@ whatever the concurrency and however many httpd instances serve it."""
 
 from collections import Counter
 
-from shopclient import new_user, parallel, request
-from test_orders import (assert_problem, bulk_users, issue, new_campaign, new_key, ok,
-                         replayed, rows)
-
-
-def campaign_state(stack, cid):
-    """(user_coupons rows, distinct users, taken slots, free slots)."""
-    n, users = rows(stack, f"SELECT count(*), count(DISTINCT user_id) FROM user_coupons"
-                           f" WHERE coupon_id = {cid}")[0]
-    taken, free = rows(stack, "SELECT count(*) FILTER (WHERE user_id IS NOT NULL),"
-                              " count(*) FILTER (WHERE user_id IS NULL)"
-                              f" FROM coupon_slots WHERE coupon_id = {cid}")[0]
-    return int(n), int(users), int(taken), int(free)
+from shopclient import assert_problem, campaign_state, new_user, parallel, request
+from test_orders import bulk_users, issue, new_campaign, new_key, ok, replayed, rows
 
 
 def holders(stack, cid):

@@ -4,9 +4,9 @@ reaching a client, points never double-spent."""
 
 from collections import Counter
 
-from shopclient import charge, new_user, parallel
-from test_orders import (assert_problem, bulk_users, cancel, create_order, db_order,
-                         funded_user, history, issued, ledger, new_campaign, new_key, ok,
+from shopclient import assert_problem, charge, ledger, new_user, parallel
+from test_orders import (bulk_users, cancel, create_order, db_order,
+                         funded_user, history, issued, new_campaign, new_key, ok,
                          outbox, pay, place, product, replayed, rows, scalar, stock_of,
                          uc_row)
 

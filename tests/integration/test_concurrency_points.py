@@ -3,8 +3,7 @@
 import os
 import random
 
-from shopclient import charge, new_user, parallel
-from test_errors import assert_problem, ledger
+from shopclient import assert_problem, charge, ledger, new_user, parallel
 
 CHARGE_MAX = 1_000_000
 BALANCE_MAX = 10_000_000

@@ -6,8 +6,8 @@ import datetime
 
 import pytest
 
-from shopclient import new_user, request
-from test_orders import (BAD_IDS, UNKNOWN_ID, assert_problem, funded_user, issue, issued,
+from shopclient import assert_problem, campaign_state, new_user, request
+from test_orders import (BAD_IDS, UNKNOWN_ID, funded_user, issue, issued,
                          new_campaign, new_key, ok, parse_ts, pay, place, product,
                          replayed, rows, scalar, uc_row, user_coupons, utcnow)
 
@@ -18,16 +18,6 @@ def get_campaign(stack, cid):
 
 def remaining(stack, cid):
     return ok(get_campaign(stack, cid))["remaining_quantity"]
-
-
-def db_issued(stack, cid):
-    """(user_coupons rows, distinct users, taken slots, free slots) of a campaign."""
-    n, users = rows(stack, f"SELECT count(*), count(DISTINCT user_id) FROM user_coupons"
-                           f" WHERE coupon_id = {cid}")[0]
-    taken, free = rows(stack, "SELECT count(*) FILTER (WHERE user_id IS NOT NULL),"
-                              " count(*) FILTER (WHERE user_id IS NULL)"
-                              f" FROM coupon_slots WHERE coupon_id = {cid}")[0]
-    return int(n), int(users), int(taken), int(free)
 
 
 def rfc3339(dt):
@@ -87,7 +77,7 @@ def test_invalid_campaign_is_400(stack, fields):
             "total_quantity": 5, **fields}
     before = scalar(stack, "SELECT count(*) FROM coupons")
     r = request("POST", f"{stack.base}/admin/coupons", body)
-    assert_problem(r, (400, 422), "INVALID_REQUEST")
+    assert_problem(r, 400, "INVALID_REQUEST")
     assert scalar(stack, "SELECT count(*) FROM coupons") == before
 
 
@@ -113,7 +103,7 @@ def test_issue_a_coupon(stack):
     assert before - datetime.timedelta(seconds=2) <= issued_at <= utcnow() + datetime.timedelta(seconds=2)
     assert abs((expires - issued_at) - datetime.timedelta(days=3)) <= datetime.timedelta(seconds=1)
     assert remaining(stack, c["id"]) == 4
-    assert db_issued(stack, c["id"]) == (1, 1, 1, 4)
+    assert campaign_state(stack, c["id"]) == (1, 1, 1, 4)
     assert rows(stack, f"SELECT user_id FROM coupon_slots WHERE coupon_id = {c['id']}"
                        " AND user_id IS NOT NULL") == [[str(uid)]]
     assert uc_row(stack, b["user_coupon_id"]) == ("AVAILABLE", None)
@@ -128,7 +118,7 @@ def test_issue_twice_is_already_issued(stack):
     uid = new_user(stack)
     issued(stack, uid, cid)
     assert_problem(issue(stack, uid, cid), 409, "ALREADY_ISSUED")
-    assert db_issued(stack, cid) == (1, 1, 1, 4)
+    assert campaign_state(stack, cid) == (1, 1, 1, 4)
     assert remaining(stack, cid) == 4
 
 
@@ -139,7 +129,7 @@ def test_already_issued_even_after_use(stack):
     oid = place(stack, uid, [(product(stack, price=1000), 1)])["order_id"]
     ok(pay(stack, uid, oid, ucid))
     assert_problem(issue(stack, uid, cid), 409, "ALREADY_ISSUED")
-    assert db_issued(stack, cid) == (1, 1, 1, 4)
+    assert campaign_state(stack, cid) == (1, 1, 1, 4)
 
 
 def test_sold_out(stack):
@@ -155,7 +145,7 @@ def test_sold_out(stack):
     # a holder asking again is told it already has one
     assert_problem(issue(stack, users[0], cid, headers={"Idempotency-Key": new_key()}),
                    409, "ALREADY_ISSUED")
-    assert db_issued(stack, cid) == (2, 2, 2, 0)
+    assert campaign_state(stack, cid) == (2, 2, 2, 0)
     assert remaining(stack, cid) == 0
 
 
@@ -170,10 +160,10 @@ def test_sold_out_is_remembered_in_shared_memory(stack):
     stack.psql(f"INSERT INTO coupon_slots (coupon_id, slot) VALUES ({cid}, 2)")
     for _ in range(5):      # whichever child answers: shared memory
         assert_problem(issue(stack, b, cid), 409, "SOLD_OUT")
-    assert db_issued(stack, cid) == (1, 1, 1, 1)
+    assert campaign_state(stack, cid) == (1, 1, 1, 1)
     r = issue(stack, c, cid, headers={"Idempotency-Key": new_key()})
     assert ok(r, 201)["coupon_id"] == cid
-    assert db_issued(stack, cid) == (2, 2, 2, 0)
+    assert campaign_state(stack, cid) == (2, 2, 2, 0)
 
 
 def test_not_yet_issuable(stack):
@@ -184,7 +174,7 @@ def test_not_yet_issuable(stack):
     p = assert_problem(issue(stack, uid, c["id"]), 422, "COUPON_NOT_ISSUABLE")
     if "issue_starts_at" in p:
         assert parse_ts(p["issue_starts_at"]) == starts
-    assert db_issued(stack, c["id"]) == (0, 0, 0, c["total_quantity"])
+    assert campaign_state(stack, c["id"]) == (0, 0, 0, c["total_quantity"])
     assert ok(user_coupons(stack, uid))["items"] == []
 
 
@@ -194,7 +184,7 @@ def test_issue_window_closed(stack):
     stack.psql("UPDATE coupons SET issue_starts_at = now() - interval '2 days',"
                f" issue_ends_at = now() - interval '1 day' WHERE id = {cid}")
     assert_problem(issue(stack, new_user(stack), cid), 422, "COUPON_NOT_ISSUABLE")
-    assert db_issued(stack, cid) == (0, 0, 0, 3)
+    assert campaign_state(stack, cid) == (0, 0, 0, 3)
 
 
 def test_issue_unknown_campaign_or_user(stack):
@@ -205,7 +195,7 @@ def test_issue_unknown_campaign_or_user(stack):
     assert_problem(issue(stack, UNKNOWN_ID, cid), 404, "USER_NOT_FOUND")
     assert_problem(request("POST", f"{stack.base}/users/abc/coupons", {"coupon_id": cid}),
                    404, "USER_NOT_FOUND")
-    assert db_issued(stack, cid) == (0, 0, 0, 3)
+    assert campaign_state(stack, cid) == (0, 0, 0, 3)
 
 
 @pytest.mark.parametrize("body", [{}, {"coupon_id": "1"}, {"coupon_id": None},
@@ -226,10 +216,10 @@ def test_idempotent_issue(stack):
     b = ok(first, 201)
     again = issue(stack, uid, cid, headers={"Idempotency-Key": key})
     assert ok(again, 201) == b and replayed(again)
-    assert db_issued(stack, cid) == (1, 1, 1, 4)
+    assert campaign_state(stack, cid) == (1, 1, 1, 4)
     assert_problem(issue(stack, uid, other, headers={"Idempotency-Key": key}), 422,
                    "IDEMPOTENCY_KEY_REUSED")
-    assert db_issued(stack, other) == (0, 0, 0, 5)
+    assert campaign_state(stack, other) == (0, 0, 0, 5)
 
 
 # --- a user's coupons ---------------------------------------------------------

@@ -8,8 +8,8 @@ import re
 import time
 import uuid
 
-from shopclient import charge, child_pids, new_product, new_user, parallel, request
-from test_errors import assert_problem, ledger
+from shopclient import (assert_problem, charge, child_pids, ledger, new_product, new_user, parallel,
+                        request)
 
 CRASH_MARKERS = ("Segmentation fault", "exit signal", "AH00052", "AH00051")
 POOL = 64   # MaxRequestWorkers of conf/performance.conf: every worker may hold a connection

@@ -7,8 +7,7 @@ import uuid
 
 import pytest
 
-from shopclient import charge, new_product, new_user, request
-from test_errors import assert_problem
+from shopclient import assert_problem, charge, new_product, new_user, request
 from test_orders import get_order, issue, new_campaign, ok, place
 
 MAX = 2 ** 53 - 1

@@ -1,8 +1,8 @@
 """Generic error handling: problem+json, X-Request-Id, 404/405/413/415 and bad input.
 
-Also the home of the two helpers the other test modules share:
-assert_problem() (the RFC 9457 shape every error must have) and ledger()
-(a user's balance and point history straight from the database).
+The shared helpers assert_problem() (the RFC 9457 shape every error must
+have) and ledger() (a user's balance and point history straight from the
+database) live in shopclient.py.
 """
 
 import http.client
@@ -10,43 +10,8 @@ import json
 
 import pytest
 
-from shopclient import Headers, Response, charge, new_product, new_user, request
-
-PROBLEM_TYPE = "https://errors.mod-shop.dev/"
-
-
-def _as_set(x):
-    return set(x) if isinstance(x, (set, frozenset, tuple, list)) else {x}
-
-
-def assert_problem(resp, status, code):
-    """Assert resp is an RFC 9457 problem with that status and code.
-
-    status and code may each be one value or a collection of allowed values.
-    Returns the parsed body.
-    """
-    assert resp.status in _as_set(status), resp
-    ctype = resp.headers.get("content-type", "")
-    assert ctype.split(";")[0].strip() == "application/problem+json", resp
-    assert resp.headers.get("x-request-id"), resp
-    p = resp.json
-    assert isinstance(p, dict), resp
-    assert p.get("code") in _as_set(code), resp
-    assert p["type"] == PROBLEM_TYPE + p["code"].lower(), resp
-    assert isinstance(p.get("title"), str) and p["title"], resp
-    assert isinstance(p.get("detail"), str), resp
-    assert type(p.get("status")) is int and p["status"] == resp.status, resp
-    return p
-
-
-def ledger(stack, uid):
-    """(balance, number of history rows, sum of history amounts) of a user."""
-    row = stack.psql(
-        "SELECT u.balance, count(h.id), coalesce(sum(h.amount), 0)"
-        f" FROM users u LEFT JOIN point_history h ON h.user_id = u.id"
-        f" WHERE u.id = {int(uid)} GROUP BY u.balance")
-    bal, n, total = (int(x) for x in row.split("|"))
-    return bal, n, total
+from shopclient import (Headers, Response, assert_problem, charge, ledger, new_product, new_user,
+                        request)
 
 
 def db_totals(stack):
@@ -260,14 +225,15 @@ BAD_BODIES = [
     (b'{"amount": -1000000}', 422, "INVALID_AMOUNT"),
     (b'{"amount": 1000001}', 422, "INVALID_AMOUNT"),
     (b'{"amount": 9007199254740991}', 422, "INVALID_AMOUNT"),
-    (b'{"amount": 9007199254740992}', (400, 422), ("INVALID_REQUEST", "INVALID_AMOUNT")),
-    (b'{"amount": 9223372036854775807}', (400, 422), ("INVALID_REQUEST", "INVALID_AMOUNT")),
-    (b'{"amount": 9223372036854775808}', (400, 422), ("INVALID_REQUEST", "INVALID_AMOUNT")),
-    (b'{"amount": 18446744073709551617}', (400, 422), ("INVALID_REQUEST", "INVALID_AMOUNT")),
-    (b'{"amount": -9223372036854775808}', (400, 422), ("INVALID_REQUEST", "INVALID_AMOUNT")),
-    (b'{"amount": -9223372036854775809}', (400, 422), ("INVALID_REQUEST", "INVALID_AMOUNT")),
-    (b'{"amount": 99999999999999999999999999999}', (400, 422),
-     ("INVALID_REQUEST", "INVALID_AMOUNT")),
+    # an integer whose magnitude is above 2^53-1 is not an amount at all: 400, never
+    # truncated (docs/api.md "Integers whose magnitude is above 2^53-1 are 400")
+    (b'{"amount": 9007199254740992}', 400, "INVALID_REQUEST"),
+    (b'{"amount": 9223372036854775807}', 400, "INVALID_REQUEST"),
+    (b'{"amount": 9223372036854775808}', 400, "INVALID_REQUEST"),
+    (b'{"amount": 18446744073709551617}', 400, "INVALID_REQUEST"),
+    (b'{"amount": -9223372036854775808}', 400, "INVALID_REQUEST"),
+    (b'{"amount": -9223372036854775809}', 400, "INVALID_REQUEST"),
+    (b'{"amount": 99999999999999999999999999999}', 400, "INVALID_REQUEST"),
 ]
 
 
@@ -313,7 +279,7 @@ def test_bad_user_id_is_404_and_changes_nothing(stack, bad):
 def test_problem_body_is_valid_json_with_escaped_detail(stack):
     # a path id with quotes and a backslash must not break the JSON of the answer
     r = request("GET", stack.base + '/users/%22%5C%22/points')
-    assert_problem(r, 404, ("USER_NOT_FOUND", "NOT_FOUND"))
+    assert_problem(r, 404, "USER_NOT_FOUND")
     json.loads(r.body)
 
 

@@ -4,10 +4,10 @@ nor cancelled. Synchronisation is by polling the database, bounded."""
 
 import datetime
 
-from shopclient import charge, new_user, parallel, request
-from test_orders import (assert_problem, cancel, create_order, db_order, funded_user,
-                         get_order, issued, ledger, new_campaign, ok, outbox, parse_ts,
-                         pay, place, product, stock_of, uc_row, utcnow, wait_for)
+from shopclient import assert_problem, charge, ledger, new_user, parallel, request, wait_until
+from test_orders import (cancel, create_order, db_order, funded_user, get_order, issued,
+                         new_campaign, ok, outbox, parse_ts, pay, place, product, stock_of,
+                         uc_row, utcnow)
 
 
 def status_of(stack, oid):
@@ -15,8 +15,8 @@ def status_of(stack, oid):
 
 
 def wait_expired(stack, oid, timeout=15.0):
-    wait_for(lambda: status_of(stack, oid) == "EXPIRED", timeout=timeout,
-             what=f"order {oid} EXPIRED")
+    wait_until(lambda: status_of(stack, oid) == "EXPIRED", timeout=timeout,
+               what=f"order {oid} EXPIRED")
 
 
 def test_short_hold_expires_unpaid_orders(stack):
@@ -65,7 +65,7 @@ def test_many_orders_expire_and_return_all_stock(stack):
         uid = new_user(inst)
         oids = [place(inst, uid, [(pid, 1 + i % 3)])["order_id"] for i in range(12)]
         assert stock_of(stack, pid) == 30 - sum(1 + i % 3 for i in range(12))
-        wait_for(lambda: stack.psql(
+        wait_until(lambda: stack.psql(
             f"SELECT count(*) FROM orders WHERE user_id = {uid} AND status = 'EXPIRED'")
             == str(len(oids)), timeout=15, what="all orders EXPIRED")
         assert stock_of(stack, pid) == 30
@@ -105,9 +105,9 @@ def test_cancel_racing_the_sweep_releases_stock_once(stack):
         else:
             p = assert_problem(r, 409, "ORDER_NOT_CANCELLABLE")
             assert p["order_status"] == "EXPIRED"
-    wait_for(lambda: stack.psql(f"SELECT count(*) FROM orders WHERE user_id = {uid}"
-                                " AND status = 'AWAITING_PAYMENT'") == "0",
-             timeout=15, what="no order left AWAITING_PAYMENT")
+    wait_until(lambda: stack.psql(f"SELECT count(*) FROM orders WHERE user_id = {uid}"
+                                  " AND status = 'AWAITING_PAYMENT'") == "0",
+               timeout=15, what="no order left AWAITING_PAYMENT")
     cancelled = sum(r.status == 200 for r in rs)
     assert stack.psql(f"SELECT count(*) FROM orders WHERE user_id = {uid}"
                       " AND status = 'CANCELLED'") == str(cancelled)

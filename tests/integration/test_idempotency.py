@@ -4,8 +4,7 @@ import uuid
 
 import pytest
 
-from shopclient import charge, new_user, parallel, request
-from test_errors import assert_problem, ledger
+from shopclient import assert_problem, charge, ledger, new_user, parallel, request
 
 CHARGE_MAX = 1_000_000
 BALANCE_MAX = 10_000_000

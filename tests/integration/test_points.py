@@ -4,8 +4,7 @@ import re
 
 import pytest
 
-from shopclient import all_pages, charge, new_user, request
-from test_errors import assert_problem, ledger
+from shopclient import all_pages, assert_problem, charge, ledger, new_user, request
 
 CHARGE_MAX = 1_000_000
 BALANCE_MAX = 10_000_000
@@ -81,7 +80,7 @@ def test_charge_out_of_range_is_422_invalid_amount(stack, amount):
 def test_charge_beyond_json_safe_integers_is_rejected(stack, amount):
     uid = new_user(stack)
     r = charge(stack, uid, amount)
-    assert_problem(r, (400, 422), ("INVALID_REQUEST", "INVALID_AMOUNT"))
+    assert_problem(r, 400, "INVALID_REQUEST")
     assert ledger(stack, uid) == (0, 0, 0)
 
 

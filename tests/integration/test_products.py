@@ -4,8 +4,7 @@ import uuid
 
 import pytest
 
-from shopclient import all_pages, new_product, request
-from test_errors import assert_problem
+from shopclient import all_pages, assert_problem, new_product, request
 
 
 def list_page(stack, query=""):

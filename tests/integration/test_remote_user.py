@@ -5,8 +5,7 @@ import uuid
 
 import pytest
 
-from shopclient import charge, new_user, request
-from test_errors import assert_problem, ledger
+from shopclient import assert_problem, charge, ledger, new_user, request
 
 
 def basic(user, password):
@@ -186,7 +185,7 @@ def test_open_user_auth_on_a_public_address_is_warned_about(stack):
 """
     with stack.httpd(conf, "public-vhost") as inst:
         log = inst.error_log()
-    assert "mod_shop: ShopUserAuth none on public.example, which answers on 192.0.2.10:80" in log
+    assert "SHOP00002: ShopUserAuth none on public.example, which answers on 192.0.2.10:80" in log
     with stack.httpd(conf + "ShopUserAuth remote-user\n", "public-vhost-closed") as inst:
         assert "ShopUserAuth none" not in inst.error_log()
     assert "ShopUserAuth none" not in stack.error_log()     # loopback only

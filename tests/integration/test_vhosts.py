@@ -9,8 +9,7 @@ import subprocess
 import pytest
 
 from conftest import _free_port
-from shopclient import new_product, new_user, request, wait_until
-from test_errors import assert_problem
+from shopclient import assert_problem, new_product, new_user, request, wait_until
 from test_orders import issue, new_campaign, ok, pay, place
 
 ROOT_SQL = "sql/migrations"
