@@ -21,9 +21,13 @@ ALTER TABLE outbox
     ADD COLUMN last_status  int,            -- HTTP status of the last answer; NULL: none
     ADD COLUMN refusals     int NOT NULL DEFAULT 0;  -- permanent refusals since (re)queued
 
--- The lease: due pending events, oldest first.
+-- The lease (pending events in id order, the first due ones) and the
+-- status view's backlog.  Keyed on id, not next_attempt_at: the lease is
+-- ORDER BY id LIMIT, and with the old index the planner walked the primary
+-- key through every delivered event instead (25 ms at 200k events; 0.1 ms
+-- on this one).
 DROP INDEX outbox_pending;
-CREATE INDEX outbox_pending ON outbox (next_attempt_at)
+CREATE INDEX outbox_pending ON outbox (id) INCLUDE (next_attempt_at)
     WHERE delivered_at IS NULL AND dead_at IS NULL;
 
 -- The events of one order: the lease's "no earlier undelivered event of
