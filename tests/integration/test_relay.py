@@ -24,8 +24,8 @@ CONF = ("ShopPlatformURL {url}\nShopPlatformTimeout 1\nShopPlatformRetryMax 2\n"
         "LogLevel warn shop:info\n")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-PAID_KEYS = {"event_id", "type", "order_id", "user_id", "items", "total_amount",
-             "discount_amount", "paid_amount", "paid_at"}
+PAID_KEYS = {"event_id", "type", "order_id", "sequence", "user_id", "items",
+             "total_amount", "discount_amount", "paid_amount", "paid_at"}
 
 
 # --- helpers --------------------------------------------------------------------
@@ -174,6 +174,7 @@ def test_paid_event_fields_and_idempotency_key(stack, rx, relay):
     assert UUID_RE.match(ev["event_id"]), ev
     assert h.key == ev["event_id"] == rows[0]["event_id"], (h.headers, ev, rows)
     assert ev["type"] == "ORDER_PAID" and rows[0]["type"] == "ORDER_PAID"
+    assert ev["sequence"] == 1, ev
     assert ev["order_id"] == o["oid"] and ev["user_id"] == o["uid"], ev
     assert ev["items"] == [{"product_id": o["pid"], "quantity": 3, "unit_price": 400}], ev
     assert (ev["total_amount"], ev["discount_amount"], ev["paid_amount"]) == (1200, 500, 700), ev
@@ -193,6 +194,9 @@ def test_refund_emits_order_cancelled_with_same_order_id(stack, rx, relay):
     by_type = {h.json["type"]: h for h in rx.for_orders([o["oid"]]) if h.delivered}
     paid, cancelled = by_type["ORDER_PAID"], by_type["ORDER_CANCELLED"]
     assert cancelled.json["order_id"] == paid.json["order_id"] == o["oid"]
+    assert (paid.json["sequence"], cancelled.json["sequence"]) == (1, 2)
+    # ORDER_CANCELLED went out only after ORDER_PAID was acknowledged
+    assert paid.end <= cancelled.start, (paid, cancelled)
     assert cancelled.key == cancelled.json["event_id"] != paid.json["event_id"]
     assert cancelled.json["items"] == paid.json["items"]
     assert cancelled.json["paid_amount"] == paid.json["paid_amount"] == 600
