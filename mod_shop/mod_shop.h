@@ -54,6 +54,7 @@ typedef struct {
     const char *platform_url;
     apr_interval_time_t platform_timeout;
     apr_interval_time_t platform_retry_max;
+    int platform_dead_after;    /* permanent refusals before an event is dead */
     apr_interval_time_t db_probe_interval;
     shop_auth_mode user_auth;
     const char *job_db_params;  /* ShopJobDBParams, or NULL: the DBDParams */
@@ -282,6 +283,8 @@ int shop_admin_product_create(shop_req *q);
 int shop_admin_product_update(shop_req *q);
 int shop_admin_coupon_create(shop_req *q);
 int shop_admin_status(shop_req *q);
+int shop_admin_outbox_dead(shop_req *q);
+int shop_admin_outbox_redeliver(shop_req *q);
 int shop_orders_create(shop_req *q);
 int shop_orders_list(shop_req *q);
 int shop_orders_get(shop_req *q);

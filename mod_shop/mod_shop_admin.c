@@ -1,7 +1,9 @@
 /*
- * Admin routes: users and products.  Access control is httpd's own
+ * Admin routes: users, products, coupon campaigns, the outbox's dead letters.  Access control is httpd's own
  * (Require on the admin <Location>); nothing here second-guesses it.
  */
+#include <apr_lib.h>
+
 #include "mod_shop.h"
 
 #define SQLSTATE_UNIQUE "23505"
@@ -245,4 +247,67 @@ int shop_admin_coupon_create(shop_req *q)
         return shop_send_problem(q->r, e, detail);
     }
     return shop_run(q, SHOP_RUN_READ, coupon_create_work, params);
+}
+
+/* ---- dead letters of the outbox relay ------------------------------------ */
+
+typedef struct {
+    int limit;
+    apr_int64_t before;
+} dead_page;
+
+static shop_dbrc outbox_dead_work(shop_req *q, void *ctx, shop_resp *out)
+{
+    dead_page *c = ctx;
+    apr_pool_t *p = q->r->pool;
+    const char *params[2] = { shop_i64(p, c->before), apr_itoa(p, c->limit + 1) };
+    PGresult *res;
+    shop_dbrc rc = shop_db_exec(q->db, SQL_ADMIN_OUTBOX_DEAD, params, &res);
+
+    if (rc == SHOP_DB_OK) {
+        shop_resp_page(q, res, c->limit, out);
+    }
+    return rc;
+}
+
+/* GET /admin/outbox/dead?limit&cursor: events parked as dead, newest first. */
+int shop_admin_outbox_dead(shop_req *q)
+{
+    dead_page c;
+    const char *detail = NULL;
+    shop_err e = shop_list_params(q, 1, &c.limit, &c.before, &detail);
+
+    if (e != SHOP_OK) {
+        return shop_send_problem(q->r, e, detail);
+    }
+    return shop_run(q, SHOP_RUN_READ, outbox_dead_work, &c);
+}
+
+/* An event id as the outbox writes it: a UUID, 8-4-4-4-12 hex digits. */
+static int event_id_valid(const char *s)
+{
+    int i;
+
+    if (strlen(s) != 36) {
+        return 0;
+    }
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : !apr_isxdigit(s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* POST /admin/outbox/dead/{eventId}/redeliver: back to pending. */
+int shop_admin_outbox_redeliver(shop_req *q)
+{
+    shop_lookup l = { SQL_ADMIN_OUTBOX_REDELIVER, { q->params[0], NULL },
+                      SHOP_E_EVENT_NOT_FOUND, 0 };
+
+    if (!event_id_valid(q->params[0])) {
+        return shop_send_problem(q->r, SHOP_E_EVENT_NOT_FOUND,
+                                 "event ids are UUIDs");
+    }
+    return shop_serve_lookup(q, &l);
 }

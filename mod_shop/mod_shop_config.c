@@ -34,6 +34,7 @@ static const value_spec spec_window       = {KIND_DURATION, SRV(popular_window),
 static const value_spec spec_refresh      = {KIND_DURATION, SRV(popular_refresh), 100000, DAY};
 static const value_spec spec_pf_timeout   = {KIND_DURATION, SRV(platform_timeout), 1000, 600 * SEC};
 static const value_spec spec_pf_retry_max = {KIND_DURATION, SRV(platform_retry_max), SEC, DAY};
+static const value_spec spec_pf_dead_after = {KIND_INT, SRV(platform_dead_after), 1, 100};
 static const value_spec spec_db_probe     = {KIND_DURATION, SRV(db_probe_interval), 10000, 60 * SEC};
 
 void *shop_create_srv_cfg(apr_pool_t *p, server_rec *s)
@@ -52,6 +53,7 @@ void *shop_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->popular_refresh = SHOP_UNSET;
     c->platform_timeout = SHOP_UNSET;
     c->platform_retry_max = SHOP_UNSET;
+    c->platform_dead_after = SHOP_UNSET;
     c->db_probe_interval = SHOP_UNSET;
     c->user_auth = SHOP_AUTH_UNSET;
     return c;
@@ -74,6 +76,7 @@ void *shop_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE(popular_refresh);
     MERGE(platform_timeout);
     MERGE(platform_retry_max);
+    MERGE(platform_dead_after);
     MERGE(db_probe_interval);
     MERGE(user_auth);
     c->platform_url = add->platform_url ? add->platform_url : base->platform_url;
@@ -97,6 +100,7 @@ void shop_srv_cfg_defaults(shop_srv_cfg *c)
     DEFAULT(popular_refresh, 60 * SEC);
     DEFAULT(platform_timeout, 5 * SEC);
     DEFAULT(platform_retry_max, 300 * SEC);
+    DEFAULT(platform_dead_after, 5);
     DEFAULT(db_probe_interval, 250000);
     DEFAULT(user_auth, SHOP_AUTH_NONE);
 }
@@ -231,6 +235,7 @@ const command_rec shop_cmds[] = {
     VALUE("ShopPopularRefresh", spec_refresh, "refresh interval of the popular ranking, default 60s"),
     VALUE("ShopPlatformTimeout", spec_pf_timeout, "timeout of one delivery to the data platform, default 5s"),
     VALUE("ShopPlatformRetryMax", spec_pf_retry_max, "longest backoff between deliveries, default 5m"),
+    VALUE("ShopPlatformDeadAfter", spec_pf_dead_after, "permanent refusals (HTTP 4xx but 408/429) of an event before it is parked as dead, default 5"),
     VALUE("ShopDBProbeInterval", spec_db_probe, "while the database is unreachable, how often each child checks whether it is back, default 250ms"),
     AP_INIT_TAKE1("ShopPlatformURL", set_platform_url, NULL, RSRC_CONF,
                   "URL that receives order events; unset keeps them in the outbox"),

@@ -10,6 +10,14 @@
  * the child dies mid-send the lease runs out and the event is sent again:
  * a duplicate is only ever a retry of the same event_id.  No request
  * thread ever waits for the platform.
+ *
+ * Events of one order go out in order: an event is leased only when no
+ * earlier event of its order is still undelivered (dead or not), so an
+ * ORDER_CANCELLED never overtakes its ORDER_PAID.  A permanent refusal
+ * (HTTP 4xx other than 408 and 429) counts; after ShopPlatformDeadAfter
+ * of them the event is parked as dead (dead_at) and never leased again
+ * until an admin redelivers it (POST /admin/outbox/dead/{id}/redeliver).
+ * Anything else (no answer, 5xx, 408, 429) is retried forever.
  */
 #include <curl/curl.h>
 
@@ -20,21 +28,29 @@
 
 #define LEASE_SQL \
     "UPDATE outbox o SET next_attempt_at = now() + $2::bigint * interval '1 microsecond'" \
-    "  FROM (SELECT id FROM outbox WHERE delivered_at IS NULL" \
-    "          AND next_attempt_at <= now() ORDER BY id LIMIT $1::int" \
-    "          FOR UPDATE SKIP LOCKED) due" \
+    "  FROM (SELECT id FROM outbox x WHERE delivered_at IS NULL AND dead_at IS NULL" \
+    "          AND next_attempt_at <= now()" \
+    "          AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.order_id = x.order_id" \
+    "                            AND e.id < x.id AND e.delivered_at IS NULL)" \
+    "          ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED) due" \
     " WHERE o.id = due.id RETURNING o.id, o.event_id, o.payload::text, o.attempts"
 
 #define DELIVERED_SQL \
     "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1," \
-    " last_error = NULL WHERE id = $1::bigint"
+    " last_error = NULL, last_status = $2::int WHERE id = $1::bigint"
 
-/* Backoff: 1 s doubling per failed attempt, capped at ShopPlatformRetryMax. */
+/*
+ * Backoff: 1 s doubling per failed attempt, capped at ShopPlatformRetryMax.
+ * $4: the HTTP status (NULL: no answer); $5: a permanent refusal;
+ * $6: ShopPlatformDeadAfter.  Returns whether the event is now dead.
+ */
 #define FAILED_SQL \
     "UPDATE outbox SET attempts = attempts + 1, last_error = $2::text," \
+    " last_status = $4::int, refusals = refusals + $5::int," \
+    " dead_at = CASE WHEN $5::int = 1 AND refusals + 1 >= $6::int THEN now() END," \
     " next_attempt_at = now() + least($3::bigint," \
     "     1000000 * power(2, least(attempts, 40))::bigint) * interval '1 microsecond'" \
-    " WHERE id = $1::bigint"
+    " WHERE id = $1::bigint RETURNING dead_at IS NOT NULL, refusals"
 
 static size_t discard_body(char *data, size_t size, size_t n, void *ctx)
 {
@@ -47,10 +63,11 @@ typedef struct {
     CURL *curl;                 /* kept across sends: keep-alive to the platform */
 } relay_job;
 
-/* One POST; NULL on a 2xx, else what went wrong.  *transport: no answer. */
+/* One POST; NULL on a 2xx, else what went wrong.  *transport: no answer;
+ * else *status is the HTTP status. */
 static const char *post_event(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc,
                               const char *event_id, const char *payload,
-                              int *transport)
+                              int *transport, long *status_out)
 {
     CURL *curl = rj->curl ? rj->curl : (rj->curl = curl_easy_init());
     struct curl_slist *headers = NULL;
@@ -58,6 +75,7 @@ static const char *post_event(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *
     CURLcode rc;
 
     *transport = 1;
+    *status_out = 0;
     if (curl == NULL) {
         return "curl_easy_init failed";
     }
@@ -75,6 +93,7 @@ static const char *post_event(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *
     if (rc == CURLE_OK) {
         *transport = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        *status_out = status;
     }
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
@@ -85,13 +104,35 @@ static const char *post_event(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *
            : apr_psprintf(p, "HTTP %ld", status);
 }
 
-static void record(shop_job *job, apr_pool_t *p, const char *id, const char *error)
+/* A refusal that a retry will not change: 4xx but 408 and 429. */
+static int permanent_refusal(long status)
+{
+    return status >= 400 && status < 500 && status != 408 && status != 429;
+}
+
+static void record(shop_job *job, apr_pool_t *p, const char *id,
+                   const char *event_id, const char *error, long status)
 {
     const shop_srv_cfg *sc = job->sc;
-    const char *params[3] = { id, error, shop_i64(p, sc->platform_retry_max) };
+    const char *http = status ? apr_ltoa(p, status) : NULL;
+    const char *delivered[2] = { id, http };
+    const char *failed[6] = { id, error, shop_i64(p, sc->platform_retry_max), http,
+                              permanent_refusal(status) ? "1" : "0",
+                              apr_itoa(p, sc->platform_dead_after) };
+    PGresult *res;
 
-    PQclear(shop_job_query(job, error ? FAILED_SQL : DELIVERED_SQL,
-                           error ? 3 : 1, params));
+    if (error == NULL) {
+        PQclear(shop_job_query(job, DELIVERED_SQL, 2, delivered));
+        return;
+    }
+    res = shop_job_query(job, FAILED_SQL, 6, failed);
+    if (res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, SHOPLOGNO(00031) "event %s"
+                     " parked as dead after %s permanent refusals (last: %s);"
+                     " POST /admin/outbox/dead/%s/redeliver sends it again",
+                     event_id, PQgetvalue(res, 0, 1), error, event_id);
+    }
+    PQclear(res);
 }
 
 /*
@@ -107,6 +148,7 @@ static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
     apr_time_t started = apr_time_now();
     PGresult *res = shop_job_query(&rj->job, LEASE_SQL, 2, params);
     int i, n, transport = 0;
+    long status;
 
     if (res == NULL) {
         return -1;
@@ -115,8 +157,8 @@ static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
     for (i = 0; i < n && !transport
                 && apr_time_now() - started < sc->platform_timeout; i++) {
         const char *error = post_event(rj, p, sc, PQgetvalue(res, i, 1),
-                                       PQgetvalue(res, i, 2), &transport);
-        record(&rj->job, p, PQgetvalue(res, i, 0), error);
+                                       PQgetvalue(res, i, 2), &transport, &status);
+        record(&rj->job, p, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), error, status);
         if (error) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, rj->job.s, SHOPLOGNO(00022) "event %s"
                          " not delivered: %s", PQgetvalue(res, i, 1), error);

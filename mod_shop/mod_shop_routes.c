@@ -40,6 +40,8 @@ const shop_route_entry shop_admin_routes[] = {
     {{PATCH, "/admin/products/{productId}"},     shop_admin_product_update, 0, SHOP_BODY_REQUIRED},
     {{POST,  "/admin/coupons"},                  shop_admin_coupon_create,  0, SHOP_BODY_REQUIRED},
     {{GET,   "/admin/status"},                   shop_admin_status,         0, SHOP_BODY_NONE},
+    {{GET,   "/admin/outbox/dead"},              shop_admin_outbox_dead,    0, SHOP_BODY_NONE},
+    {{POST,  "/admin/outbox/dead/{eventId}/redeliver"}, shop_admin_outbox_redeliver, 0, SHOP_BODY_OPTIONAL},
 };
 
 const apr_size_t shop_admin_routes_count = sizeof(shop_admin_routes)

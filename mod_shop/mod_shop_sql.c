@@ -135,12 +135,33 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
         "SELECT shop_create_coupon($1::text, $2::text, $3::bigint, $4::bigint,"
         " $5::bigint, $6::int, $7::timestamptz, $8::timestamptz, $9::int)", 9},
 
-    /* The backlog, through the partial index on undelivered events. */
+    /* The backlog (pending: undelivered and not dead), the newest pending
+     * failure's error and the dead count, each through its partial index
+     * (sql/migrations/004_relay_dead_letters.sql). */
     [SQL_STATUS_OUTBOX] = {"shop_status_outbox",
         "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::bigint,"
         "       (SELECT last_error FROM outbox WHERE delivered_at IS NULL"
-        "          AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1)"
-        "  FROM outbox WHERE delivered_at IS NULL", 0},
+        "          AND dead_at IS NULL AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1),"
+        "       (SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL)"
+        "  FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL", 0},
+
+    /* Dead letters, newest first; like the user lists, a row of NULLs is
+     * an empty page. */
+    [SQL_ADMIN_OUTBOX_DEAD] = {"shop_admin_outbox_dead",
+        "SELECT x.id, x.j FROM (VALUES (1)) one LEFT JOIN LATERAL"
+        "       (SELECT o.id, shop_outbox_json(o) AS j FROM outbox o"
+        "         WHERE o.dead_at IS NOT NULL AND o.id < $1::bigint"
+        "         ORDER BY o.id DESC LIMIT $2::int) x ON true"
+        " ORDER BY x.id DESC", 2},
+
+    /* A dead event back to pending: sent again at the next relay tick,
+     * with a fresh count of attempts and refusals. */
+    [SQL_ADMIN_OUTBOX_REDELIVER] = {"shop_admin_outbox_redeliver",
+        "UPDATE outbox o SET dead_at = NULL, attempts = 0, refusals = 0,"
+        "       next_attempt_at = now()"
+        " WHERE o.event_id = $1::uuid AND o.dead_at IS NOT NULL"
+        " RETURNING shop_outbox_json(o)", 1},
+
     [SQL_HEALTH] = {"shop_health", "SELECT 1", 0},
     [SQL_COUPON_PLAINLY_SOLD_OUT] = {"shop_coupon_plainly_sold_out",
         "SELECT shop_plainly_sold_out($1::bigint, $2::bigint)", 2},

@@ -4,8 +4,8 @@
  * - GET /health (liveness: the handler answers, no database) and
  *   GET /health/ready (readiness: a pooled connection answers SELECT 1,
  *   else 503), under the API mount;
- * - GET /admin/status: the shop's popular ranking age, outbox backlog,
- *   sold-out campaigns, this child's database pool, the jobs process;
+ * - GET /admin/status: the shop's popular ranking age, outbox backlog
+ *   and dead letters, sold-out campaigns, this child's database pool, the jobs process;
  * - a mod_shop section in mod_status's /server-status (every shop).
  */
 #include <http_main.h>
@@ -102,10 +102,11 @@ static shop_dbrc status_work(shop_req *q, void *ctx, shop_resp *out)
     if (rc != SHOP_DB_OK) {
         return rc;
     }
-    outbox = json_pack("{s:o, s:o, s:s?, s:b}",
+    outbox = json_pack("{s:o, s:o, s:s?, s:o, s:b}",
                        "pending", shop_json_i64(PQgetvalue(res, 0, 0)),
                        "oldest_pending_age_seconds", shop_json_i64(PQgetvalue(res, 0, 1)),
                        "last_error", PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2),
+                       "dead", shop_json_i64(PQgetvalue(res, 0, 3)),
                        "platform_configured", q->sc->platform_url != NULL);
     shop_resp_ok(out, 200, shop_json_own(q->r->pool, status_doc(q, outbox)));
     return SHOP_DB_OK;
@@ -127,13 +128,14 @@ int shop_admin_status(shop_req *q)
 
 /* The outbox line of one shop, or why there is none. */
 static const char *outbox_line(request_rec *r, const shop_site *site,
-                               apr_int64_t *pending, apr_int64_t *oldest)
+                               apr_int64_t *pending, apr_int64_t *oldest,
+                               apr_int64_t *dead)
 {
     shop_db *db = NULL;
     PGresult *res = NULL;
     const char *error = NULL;
 
-    *pending = *oldest = -1;
+    *pending = *oldest = *dead = -1;
     if (shop_db_open_for(r, site->s, &db) != SHOP_DB_OK) {
         return "database unavailable";
     }
@@ -143,6 +145,7 @@ static const char *outbox_line(request_rec *r, const shop_site *site,
     else {
         *pending = apr_atoi64(PQgetvalue(res, 0, 0));
         *oldest = apr_atoi64(PQgetvalue(res, 0, 1));
+        *dead = apr_atoi64(PQgetvalue(res, 0, 3));
     }
     shop_db_close(db);
     return error;
@@ -155,19 +158,20 @@ static void status_site(request_rec *r, shop_site *site, int short_report)
     apr_uint64_t refused;
     apr_time_t open_since = shop_breaker_open_since(site, &refused);
     apr_int64_t open_for = open_since ? apr_time_sec(apr_time_now() - open_since) : -1;
-    apr_int64_t pending = -1, oldest = -1;
+    apr_int64_t pending = -1, oldest = -1, dead = -1;
     const char *error = open_since ? "database unreachable"
-                                   : outbox_line(r, site, &pending, &oldest);
+                                   : outbox_line(r, site, &pending, &oldest, &dead);
     int soldout = shop_soldout_count(site);
 
     if (short_report) {
         ap_rprintf(r, "ShopPopularAge%d: %" APR_INT64_T_FMT "\n"
                    "ShopOutboxPending%d: %" APR_INT64_T_FMT "\n"
                    "ShopOutboxOldestAge%d: %" APR_INT64_T_FMT "\n"
+                   "ShopOutboxDead%d: %" APR_INT64_T_FMT "\n"
                    "ShopSoldOutCampaigns%d: %d\n"
                    "ShopBreakerOpenSeconds%d: %" APR_INT64_T_FMT "\n",
                    site->index, age, site->index, pending, site->index, oldest,
-                   site->index, soldout, site->index, open_for);
+                   site->index, dead, site->index, soldout, site->index, open_for);
         return;
     }
     ap_rprintf(r, "<tr><td>%d</td><td>%s</td><td>%" APR_INT64_T_FMT " s</td>"
@@ -176,8 +180,9 @@ static void status_site(request_rec *r, shop_site *site, int short_report)
                                        ? site->s->server_hostname : ""),
                age,
                error ? error : apr_psprintf(r->pool, "%" APR_INT64_T_FMT
-                                            " pending, oldest %" APR_INT64_T_FMT " s",
-                                            pending, oldest),
+                                            " pending, oldest %" APR_INT64_T_FMT " s, %"
+                                            APR_INT64_T_FMT " dead",
+                                            pending, oldest, dead),
                soldout,
                open_since ? apr_psprintf(r->pool, "open for %" APR_INT64_T_FMT " s",
                                          open_for) : "closed");

@@ -33,6 +33,7 @@ static const shop_err_info err_table[SHOP_E__COUNT] = {
     [SHOP_E_COUPON_NOT_ISSUABLE]    = {"COUPON_NOT_ISSUABLE", 422, "Coupon not issuable now"},
     [SHOP_E_IDEMPOTENCY_KEY_REUSED] = {"IDEMPOTENCY_KEY_REUSED", 422, "Idempotency-Key reused with another request"},
     [SHOP_E_LOGIN_TAKEN]            = {"LOGIN_TAKEN", 409, "Login already taken"},
+    [SHOP_E_EVENT_NOT_FOUND]        = {"EVENT_NOT_FOUND", 404, "No such dead event"},
     [SHOP_E_SERVICE_UNAVAILABLE]    = {"SERVICE_UNAVAILABLE", 503, "Service temporarily unavailable"},
     [SHOP_E_INTERNAL]               = {"INTERNAL_ERROR", 500, "Internal error"},
 };

@@ -15,6 +15,13 @@ end, status, answered). What the receiver answers is set by its mode:
                                # answers (longer than the relay's timeout), until
                                # rx.release()
 
+Scripts for single events, whatever the mode (cleared by rx.ok()):
+
+    rx.script([500, 500, 200], order_id=7, type="ORDER_PAID")
+                               # the events matching (JSON fields of the body)
+                               # get these statuses in turn; the last one repeats
+                               # ([400]: refused forever)
+
 Only the standard library; no request waits longer than the bounds given.
 """
 
@@ -87,6 +94,7 @@ class Receiver:
         self._thread = None
         self._mode = ("ok",)
         self._tries = {}                 # event_id -> requests seen
+        self._scripts = []               # [match dict, statuses, {event_id: n}]
         self._release = threading.Event()
 
     # -- lifecycle
@@ -140,7 +148,15 @@ class Receiver:
     def ok(self):
         with self._lock:
             self._mode = ("ok",)
+            self._scripts = []
             self._release.set()
+
+    def script(self, statuses, **match):
+        """Answer the events whose JSON body has these field values with
+        `statuses` in turn (per event_id), the last one repeating."""
+        assert statuses and match
+        with self._lock:
+            self._scripts.append([dict(match), list(statuses), {}])
 
     def fail_first(self, n, status=500):
         with self._lock:
@@ -181,6 +197,13 @@ class Receiver:
                     status = mode[2]
             elif mode[0] == "hang":
                 delay = mode[1]
+            body = hit.json if isinstance(hit.json, dict) else {}
+            for match, statuses, seen in self._scripts:
+                if all(body.get(k) == v for k, v in match.items()):
+                    n = seen.get(hit.event_id, 0)
+                    seen[hit.event_id] = n + 1
+                    status = statuses[min(n, len(statuses) - 1)]
+                    break
             hit.status = status
         if delay:
             self._release.wait(delay)

@@ -19,12 +19,17 @@ BAD = [
     ("ShopPopularTopN 0", "ShopPopularTopN '0'"),
     ("ShopOrderHold 10 minutes", "ShopOrderHold"),
     ("ShopPlatformURL ftp://x", "ShopPlatformURL must be an http:// or https:// URL"),
+    ("ShopPlatformDeadAfter 0", "ShopPlatformDeadAfter '0'"),
+    ("ShopPlatformDeadAfter 101", "ShopPlatformDeadAfter '101'"),
+    ("ShopPlatformDeadAfter five", "ShopPlatformDeadAfter 'five'"),
     ('<Location "/api">\n    ShopMount api\n</Location>', "ShopMount must be a URL path"),
     # a vhost on the main server's database shares its jobs: same settings
     (VHOST.format(port=1, body="    ShopPopularWindow 1h"),
      "uses the database of the main server but sets ShopPopularWindow differently"),
     (VHOST.format(port=1, body="    ShopPlatformURL http://127.0.0.1:9/x"),
      "sets ShopPlatformURL differently"),
+    (VHOST.format(port=1, body="    ShopPlatformDeadAfter 3"),
+     "sets ShopPlatformDeadAfter differently"),
 ]
 
 
@@ -37,6 +42,8 @@ def test_configtest_names_the_mistake(stack, conf, message):
 
 GOOD = [
     "ShopUserAuth remote-user",
+    "ShopPlatformDeadAfter 1",
+    "ShopPlatformDeadAfter 100",
     'ShopJobDBParams "host=/tmp dbname=x"',
     # its own database: an independent shop, free to differ
     VHOST.format(port=1, body='    DBDParams "dbname=other"\n    ShopPopularWindow 1h'),

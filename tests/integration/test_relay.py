@@ -4,8 +4,8 @@ A real HTTP receiver (receiver.py) runs in the test process; an extra httpd
 (stack.httpd) points its relay at it with a 1 s timeout and backoff capped at
 2 s. The main httpd has no ShopPlatformURL, so every event of the session sits
 in the one outbox until a relay with a URL sends it: the module's relay first
-drains that backlog, and every check filters what the receiver got by the
-order ids the test itself created.
+drains that backlog (and fails if it does not drain), and every check filters
+what the receiver got by the order ids the test itself created.
 
 Synchronisation is bounded polling (receiver hits, outbox rows), never sleeps.
 """
@@ -24,8 +24,8 @@ CONF = ("ShopPlatformURL {url}\nShopPlatformTimeout 1\nShopPlatformRetryMax 2\n"
         "LogLevel warn shop:info\n")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-PAID_KEYS = {"event_id", "type", "order_id", "user_id", "items", "total_amount",
-             "discount_amount", "paid_amount", "paid_at"}
+PAID_KEYS = {"event_id", "type", "order_id", "sequence", "user_id", "items",
+             "total_amount", "discount_amount", "paid_amount", "paid_at"}
 
 
 # --- helpers --------------------------------------------------------------------
@@ -115,6 +115,22 @@ def check_retries_only(hits):
     return by_event
 
 
+# Events a relay may lease now: pending (not delivered, not dead), due, and
+# not held back by an earlier undelivered event of the same order.
+LEASABLE_SQL = ("SELECT count(*) FROM outbox x WHERE delivered_at IS NULL AND dead_at IS NULL"
+                " AND next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM outbox e"
+                " WHERE e.order_id = x.order_id AND e.id < x.id AND e.delivered_at IS NULL)")
+
+
+def drain_backlog(stack, timeout=60):
+    """Wait until the relay (answered 200 by the receiver) has sent every event
+    the rest of the session left in the outbox. A backlog that does not drain
+    is a relay bug and fails the test: the relay tests rely on their events
+    going out within their own bounds, not behind a backlog."""
+    wait_until(lambda: stack.psql(LEASABLE_SQL) == "0", timeout,
+               "the outbox backlog drained by the relay", interval=0.2)
+
+
 # --- fixtures -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -131,15 +147,7 @@ def rx():
 def relay(stack, rx):
     """An httpd whose relay posts to the receiver (at /events/a)."""
     with stack.httpd(CONF.format(url=rx.url("/events/a")), "relay") as inst:
-        # Drain the backlog the rest of the session left in the outbox (due
-        # events only: bounded, and not required for correctness).
-        try:
-            wait_until(lambda: stack.psql(
-                "SELECT count(*) FROM outbox WHERE delivered_at IS NULL"
-                " AND next_attempt_at <= now()") == "0", 20, "outbox backlog drained",
-                interval=0.2)
-        except AssertionError:
-            pass
+        drain_backlog(stack)
         yield inst
 
 
@@ -166,6 +174,7 @@ def test_paid_event_fields_and_idempotency_key(stack, rx, relay):
     assert UUID_RE.match(ev["event_id"]), ev
     assert h.key == ev["event_id"] == rows[0]["event_id"], (h.headers, ev, rows)
     assert ev["type"] == "ORDER_PAID" and rows[0]["type"] == "ORDER_PAID"
+    assert ev["sequence"] == 1, ev
     assert ev["order_id"] == o["oid"] and ev["user_id"] == o["uid"], ev
     assert ev["items"] == [{"product_id": o["pid"], "quantity": 3, "unit_price": 400}], ev
     assert (ev["total_amount"], ev["discount_amount"], ev["paid_amount"]) == (1200, 500, 700), ev
@@ -185,6 +194,9 @@ def test_refund_emits_order_cancelled_with_same_order_id(stack, rx, relay):
     by_type = {h.json["type"]: h for h in rx.for_orders([o["oid"]]) if h.delivered}
     paid, cancelled = by_type["ORDER_PAID"], by_type["ORDER_CANCELLED"]
     assert cancelled.json["order_id"] == paid.json["order_id"] == o["oid"]
+    assert (paid.json["sequence"], cancelled.json["sequence"]) == (1, 2)
+    # ORDER_CANCELLED went out only after ORDER_PAID was acknowledged
+    assert paid.end <= cancelled.start, (paid, cancelled)
     assert cancelled.key == cancelled.json["event_id"] != paid.json["event_id"]
     assert cancelled.json["items"] == paid.json["items"]
     assert cancelled.json["paid_amount"] == paid.json["paid_amount"] == 600

@@ -15,8 +15,11 @@ def test_server_status_has_a_mod_shop_section(stack):
     status = ok(request("GET", stack.base + "/admin/status"))
     lines = server_status(stack)
     assert int(lines["ShopJobsPid"]) == status["jobs_pid"]
-    pending = int(stack.psql("SELECT count(*) FROM outbox WHERE delivered_at IS NULL"))
+    pending, dead = map(int, stack.psql(
+        "SELECT count(*) FILTER (WHERE dead_at IS NULL), count(*) FILTER (WHERE dead_at IS NOT NULL)"
+        " FROM outbox WHERE delivered_at IS NULL").split("|"))
     assert int(lines["ShopOutboxPending0"]) == pending
+    assert int(lines["ShopOutboxDead0"]) == dead
     assert int(lines["ShopSoldOutCampaigns0"]) >= 0
     assert int(lines["ShopBreakerOpenSeconds0"]) == -1
     assert int(lines["ShopPopularAge0"]) >= 0

@@ -226,6 +226,8 @@ static void test_spec_mapping(void **state)
     assert_int_equal(shop_err_get(SHOP_E_ORDER_NOT_FOUND)->status, 404);
     assert_string_equal(shop_err_get(SHOP_E_LOGIN_TAKEN)->code, "LOGIN_TAKEN");
     assert_int_equal(shop_err_get(SHOP_E_LOGIN_TAKEN)->status, 409);
+    assert_string_equal(shop_err_get(SHOP_E_EVENT_NOT_FOUND)->code, "EVENT_NOT_FOUND");
+    assert_int_equal(shop_err_get(SHOP_E_EVENT_NOT_FOUND)->status, 404);
 }
 
 static void test_from_code_round_trip(void **state)
