@@ -40,6 +40,13 @@ distclean: stop clean
 
 # Faults under a mixed workload on a private stack, full length (~20-30 s per
 # fault); tests/run runs the short form (tests/chaos/run --short).
+.PHONY: fuzz
+# libFuzzer harnesses of the httpd-free library (tests/fuzz/README.md): builds
+# them into build/fuzz/ and runs 10,000,000 inputs in all (FUZZ_TOTAL_RUNS);
+# tests/run runs the short form (tests/fuzz/run --smoke, 20 s per target).
+fuzz:
+	$(ROOT)/tests/fuzz/run
+
 .PHONY: chaos
 chaos:
 	$(ROOT)/tests/chaos/run

@@ -96,9 +96,16 @@ const char *shop_parse_size(const char *s, apr_off_t min, apr_off_t max,
     if (*end != '\0') {
         return "must be a number of bytes with an optional k or M suffix";
     }
-    if (v > max / unit || v * unit < min) {
+    /* v <= max / unit keeps v * unit from overflowing; the product is
+     * then checked against both bounds (max / unit rounds toward zero, so
+     * with a negative max it alone would let 0 through). */
+    if (v > max / unit) {
         return "is out of range";
     }
-    *out = (apr_off_t)(v * unit);
+    v *= unit;
+    if (v < min || v > max) {
+        return "is out of range";
+    }
+    *out = (apr_off_t)v;
     return NULL;
 }

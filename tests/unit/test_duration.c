@@ -239,6 +239,29 @@ static void test_size_overflow_with_M_suffix(void **state)
     assert_int_equal(unit_run_isolated(size_overflow, "8796093022208M"), 0);
 }
 
+/*
+ * Regression (found by tests/fuzz/fuzz_duration.c): the range check was
+ * "v > max / unit || v * unit < min".  With a negative max, max / unit
+ * rounds toward zero, so "0M" passed it with max = -1 and was returned
+ * as 0, outside [min, max].  A value is only accepted inside its range.
+ */
+static void test_size_result_always_within_range(void **state)
+{
+    static const char *const zero[] = {"0", "0k", "0K", "0m", "0M"};
+    apr_size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+        expect_size_error(zero[i], -5, -1);
+        expect_size_error(zero[i], -((apr_off_t)1 << 40), -1024);
+    }
+    {
+        apr_off_t v = 1;
+        assert_null(shop_parse_size("0M", -5, 0, &v));
+        assert_int_equal(v, 0);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* shop_parse_int64                                                     */
 
@@ -314,6 +337,7 @@ int main(void)
         UNIT_TEST(test_size_units),
         UNIT_TEST(test_size_errors),
         UNIT_TEST(test_size_overflow_with_M_suffix),
+        UNIT_TEST(test_size_result_always_within_range),
         UNIT_TEST(test_int64),
         UNIT_TEST(test_int64_accepts_values_in_range),
     };
