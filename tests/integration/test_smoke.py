@@ -28,3 +28,15 @@ def test_extra_httpd_instance(stack):
 def test_parallel_returns_results_in_order(stack):
     statuses = parallel(8, lambda i: (i, request("GET", f"{stack.base}/products").status))
     assert [i for i, _ in statuses] == list(range(8))
+
+
+def test_reload_is_a_graceful_restart(stack):
+    """scripts/shopctl reload (make reload): same parent, a new generation
+    answering, whatever the MPM's log numbers."""
+    with stack.httpd("", "reload") as inst:
+        parent = inst.pid
+        before = inst.error_log().count("resuming normal operations")
+        stack.shopctl("reload", env=inst._env())
+        assert inst.pid == parent
+        assert inst.error_log().count("resuming normal operations") == before + 1
+        assert request("GET", f"{inst.base}/health").status == 200
