@@ -35,6 +35,8 @@ def test_reload_is_a_graceful_restart(stack):
     answering, whatever the MPM's log numbers."""
     with stack.httpd("", "reload") as inst:
         parent = inst.pid
+        wait_until(lambda: "resuming normal operations" in inst.error_log(), 10,
+                   "the parent's start-up line")
         before = inst.error_log().count("resuming normal operations")
         stack.shopctl("reload", env=inst._env())
         assert inst.pid == parent
