@@ -70,3 +70,21 @@ deb:
 .PHONY: package-test
 package-test:
 	$(ROOT)/tests/package/run
+
+# Issue 12: NODES mod_shop nodes (default 3) behind HAProxy on 127.0.0.1:$(SHOP_PORT)
+# (default 8080), through PgBouncer (transaction pooling) to one PostgreSQL
+# primary with a streaming hot standby; state in .cluster/ (docs/scaling.md).
+NODES ?= 3
+.PHONY: cluster cluster-stop cluster-status cluster-test
+cluster:
+	NODES=$(NODES) $(ROOT)/scripts/cluster up
+
+cluster-stop:
+	$(ROOT)/scripts/cluster down
+
+cluster-status:
+	$(ROOT)/scripts/cluster status
+
+# Races and faults on a private cluster (tests/cluster/run; NODES=2 by default there).
+cluster-test:
+	NODES=$${CLUSTER_TEST_NODES:-2} $(ROOT)/tests/cluster/run

@@ -57,6 +57,9 @@ typedef struct {
     int platform_dead_after;    /* permanent refusals before an event is dead */
     apr_interval_time_t db_probe_interval;
     shop_auth_mode user_auth;
+    int db_prepare;             /* ShopDBPrepare: 1 named server-side statements,
+                                 * 0 unnamed (PQexecParams), for transaction
+                                 * pooling (PgBouncer) */
     const char *job_db_params;  /* ShopJobDBParams, or NULL: the DBDParams */
     /* Found when the configuration is checked (mod_shop_sites.c): */
     shop_site *site;            /* the shop this server belongs to, or NULL */

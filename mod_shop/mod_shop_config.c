@@ -56,6 +56,7 @@ void *shop_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->platform_dead_after = SHOP_UNSET;
     c->db_probe_interval = SHOP_UNSET;
     c->user_auth = SHOP_AUTH_UNSET;
+    c->db_prepare = SHOP_UNSET;
     return c;
 }
 
@@ -79,6 +80,7 @@ void *shop_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE(platform_dead_after);
     MERGE(db_probe_interval);
     MERGE(user_auth);
+    MERGE(db_prepare);
     c->platform_url = add->platform_url ? add->platform_url : base->platform_url;
     c->job_db_params = add->job_db_params ? add->job_db_params : base->job_db_params;
     return c;
@@ -103,6 +105,7 @@ void shop_srv_cfg_defaults(shop_srv_cfg *c)
     DEFAULT(platform_dead_after, 5);
     DEFAULT(db_probe_interval, 250000);
     DEFAULT(user_auth, SHOP_AUTH_NONE);
+    DEFAULT(db_prepare, 1);
 }
 
 void *shop_create_dir_cfg(apr_pool_t *p, char *dir)
@@ -198,6 +201,18 @@ static const char *set_user_auth(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
+static const char *set_db_prepare(cmd_parms *cmd, void *dummy, int on)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    (void)dummy;
+    if (err) {
+        return err;
+    }
+    srv_cfg(cmd)->db_prepare = on ? 1 : 0;
+    return NULL;
+}
+
 static const char *set_job_db_params(cmd_parms *cmd, void *dummy, const char *arg)
 {
     (void)dummy;
@@ -242,6 +257,10 @@ const command_rec shop_cmds[] = {
     AP_INIT_TAKE1("ShopUserAuth", set_user_auth, NULL, RSRC_CONF,
                   "none (default) or remote-user: r->user must be the login of {userId};"
                   " per server or virtual host, never per <Location>"),
+    AP_INIT_FLAG("ShopDBPrepare", set_db_prepare, NULL, RSRC_CONF,
+                  "on (default): server-side named prepared statements per pooled"
+                  " connection; off: unnamed statements (PQexecParams), for a"
+                  " transaction-pooling PgBouncer in front of PostgreSQL"),
     AP_INIT_TAKE1("ShopJobDBParams", set_job_db_params, NULL, RSRC_CONF,
                   "libpq connection string of the background jobs; default: the DBDParams"
                   " of the server or virtual host"),

@@ -10,6 +10,17 @@
  * Prepared statements are created lazily per connection and remembered in
  * the connection's own pool.  A reconnect is noticed by a change of the
  * backend PID, which empties that memory.
+ *
+ * ShopDBPrepare off runs every statement unnamed instead (PQexecParams:
+ * Parse/Bind/Execute of the unnamed statement in one round trip, still
+ * with out-of-line parameters), so nothing outlives the statement on the
+ * server.  That is what a transaction-pooling PgBouncer (1.18) needs: the
+ * next transaction of this client connection may run on another server
+ * connection, which never saw a named statement prepared here.  Nothing
+ * else in the request path keeps session state between transactions (no
+ * SET, no session advisory lock, no temporary table): BEGIN .. COMMIT and
+ * the savepoint live inside one transaction, which PgBouncer keeps on one
+ * server connection.
  */
 #include <string.h>
 
@@ -213,8 +224,20 @@ shop_dbrc shop_db_exec(shop_db *db, shop_sql id, const char *const *params,
                        PGresult **res)
 {
     const shop_sql_def *def = shop_sql_get(id);
+    const shop_srv_cfg *sc = ap_get_module_config(db->s->module_config,
+                                                  &shop_module);
     shop_dbrc rc;
 
+    if (!sc->db_prepare) {
+        rc = classify(db, PQexecParams(db->conn, def->text, def->nparams, NULL,
+                                       params, NULL, NULL, 0), res);
+        if (rc == SHOP_DB_FAIL) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, db->r,
+                          SHOPLOGNO(00032) "statement %s failed [%s]", def->name,
+                          db->sqlstate);
+        }
+        return rc;
+    }
     db->state = conn_state(db);
     if (!db->state->prepared[id] && (rc = prepare(db, id)) != SHOP_DB_OK) {
         return rc;

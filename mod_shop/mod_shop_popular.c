@@ -26,21 +26,60 @@
     " ORDER BY s.sold DESC, p.id LIMIT $2::int"
 
 
-/* One refresh: query, render, publish.  On failure the old ranking stays. */
-static void popular_refresh(shop_job *job, apr_pool_t *p)
+/*
+ * Several nodes (httpd instances, each with its own jobs process) may share
+ * one database: the ranking is then computed once per interval for all of
+ * them and stored in popular_snapshot (sql/migrations/006).  A node whose
+ * own copy is due tries a transaction-scoped advisory lock (it works behind
+ * a transaction-pooling PgBouncer, and is released by COMMIT or by a lost
+ * connection); the holder computes and stores the ranking unless another
+ * node stored one within the interval.  A node with nothing published yet
+ * computes regardless (if it gets the lock): a new node answers with fresh
+ * data at once.  On every tick each node copies a stored ranking newer
+ * than its own into its shared memory, so all nodes serve the same body
+ * within one tick of its computation.
+ */
+#define POPULAR_LOCK_SQL \
+    "SELECT pg_try_advisory_xact_lock(hashtext('mod_shop.popular'), hashtext($1::text))," \
+    " coalesce((SELECT generated_at > now() - $2::bigint * interval '1 microsecond'" \
+    "             FROM popular_snapshot WHERE key = $1::text), false)," \
+    " (extract(epoch FROM now()) * 1000000)::bigint"
+
+#define POPULAR_STORE_SQL \
+    "INSERT INTO popular_snapshot (key, generated_at, body) VALUES ($1::text, now(), $2::text)" \
+    " ON CONFLICT (key) DO UPDATE SET generated_at = excluded.generated_at," \
+    "   body = excluded.body, refreshes = popular_snapshot.refreshes + 1"
+
+/* Only a row newer than the node's own copy travels. */
+#define POPULAR_ADOPT_SQL \
+    "SELECT (extract(epoch FROM generated_at) * 1000000)::bigint, body" \
+    "  FROM popular_snapshot WHERE key = $1::text" \
+    "   AND generated_at > 'epoch'::timestamptz + $2::bigint * interval '1 microsecond'"
+
+static int job_exec(shop_job *job, const char *sql)
+{
+    PGresult *res = shop_job_query(job, sql, 0, NULL);
+
+    PQclear(res);
+    return res != NULL;
+}
+
+/* Computes the ranking as of `at` (the transaction's now()) and stores it;
+ * inside the caller's transaction.  0 on failure. */
+static int popular_compute(shop_job *job, apr_pool_t *p, const char *key,
+                           apr_time_t at)
 {
     const shop_srv_cfg *sc = job->sc;
-    shop_popular_block *block = job->site->popular;
     const char *params[2] = { shop_i64(p, sc->popular_window),
                               apr_itoa(p, sc->popular_top_n) };
     apr_time_t started = apr_time_now();
     PGresult *res = shop_job_query(job, POPULAR_SQL, 2, params);
     shop_popular_item *items;
-    const char *body;
+    const char *body, *store[2];
     int i, n;
 
     if (res == NULL) {
-        return;
+        return 0;
     }
     n = PQntuples(res);
     items = apr_pcalloc(p, (n ? n : 1) * sizeof(*items));
@@ -53,25 +92,82 @@ static void popular_refresh(shop_job *job, apr_pool_t *p)
     }
     PQclear(res);
     /* generated_at is when the data was read, not when it was published. */
-    body = shop_popular_render(p, sc->popular_window, started, items, n);
-    if (!shop_popular_publish(block, body, strlen(body), started)) {
+    body = shop_popular_render(p, sc->popular_window, at, items, n);
+    if (strlen(body) >= SHOP_POPULAR_BODY_MAX) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, job->s,
                      SHOPLOGNO(00019) "popular ranking too large to publish");
+        return 0;
+    }
+    store[0] = key;
+    store[1] = body;
+    res = shop_job_query(job, POPULAR_STORE_SQL, 2, store);
+    PQclear(res);
+    if (res != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
+                     SHOPLOGNO(00020) "popular ranking computed (%d items, %" APR_TIME_T_FMT
+                     " us)", n, apr_time_now() - started);
+    }
+    return res != NULL;
+}
+
+/* The node's copy is due: compute it, unless another node is doing so or
+ * did within the interval.  Leaves no transaction open. */
+static void popular_refresh(shop_job *job, apr_pool_t *p, const char *key, int empty)
+{
+    const char *params[2] = { key, shop_i64(p, job->sc->popular_refresh) };
+    PGresult *res;
+    int locked, fresh, ok = 1;
+    apr_time_t at;
+
+    if (!job_exec(job, "BEGIN")) {
         return;
     }
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
-                 SHOPLOGNO(00020) "popular ranking refreshed (%d items, %" APR_TIME_T_FMT
-                 " us)", n, apr_time_now() - started);
+    res = shop_job_query(job, POPULAR_LOCK_SQL, 2, params);
+    if (res == NULL) {
+        job_exec(job, "ROLLBACK");
+        return;
+    }
+    locked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    fresh = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    at = apr_atoi64(PQgetvalue(res, 0, 2));
+    PQclear(res);
+    if (locked && (empty || !fresh)) {
+        ok = popular_compute(job, p, key, at);
+    }
+    job_exec(job, ok ? "COMMIT" : "ROLLBACK");
+}
+
+/* Copies a stored ranking newer than the node's own into shared memory. */
+static void popular_adopt(shop_job *job, apr_pool_t *p, const char *key)
+{
+    shop_popular_block *block = job->site->popular;
+    apr_time_t mine = block->len
+                      ? __atomic_load_n(&block->generated_at, __ATOMIC_RELAXED) : 0;
+    const char *params[2] = { key, shop_i64(p, mine) };
+    PGresult *res = shop_job_query(job, POPULAR_ADOPT_SQL, 2, params);
+
+    if (res && PQntuples(res) == 1
+        && !shop_popular_publish(block, PQgetvalue(res, 0, 1),
+                                 (apr_size_t)PQgetlength(res, 0, 1),
+                                 apr_atoi64(PQgetvalue(res, 0, 0)))) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, job->s,
+                     SHOPLOGNO(00033) "popular ranking too large to publish");
+    }
+    PQclear(res);
 }
 
 static void popular_run(shop_job *job, apr_pool_t *p)
 {
     shop_popular_block *block = job->site->popular;
     apr_time_t at = __atomic_load_n(&block->generated_at, __ATOMIC_RELAXED);
+    const char *key = apr_psprintf(p, "w%" APR_INT64_T_FMT ":n%d",
+                                   (apr_int64_t)job->sc->popular_window,
+                                   job->sc->popular_top_n);
 
     if (block->len == 0 || apr_time_now() - at >= job->sc->popular_refresh) {
-        popular_refresh(job, p);
+        popular_refresh(job, p, key, block->len == 0);
     }
+    popular_adopt(job, p, key);
 }
 
 /* The shop's block: a persisted slotmem named after its database, so a
