@@ -56,6 +56,13 @@ chaos:
 bench:
 	$(ROOT)/bench/run
 
+# Flat cost as data grows (issue 13): the routes and the jobs on a small and a
+# large data set (SCALE=1: 1M users, 10M order lines; SCALE=0.1 for a tenth);
+# see docs/performance.md.
+.PHONY: bench-scale
+bench-scale:
+	$(ROOT)/bench/scale
+
 # The Debian package libapache2-mod-shop (see docs/deploy.md): installs missing
 # build dependencies, runs dpkg-buildpackage -us -uc -b on a copy of the tree in
 # build/deb/ and leaves dist/libapache2-mod-shop_<version>_<arch>.deb (lintian-checked).

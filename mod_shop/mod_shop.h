@@ -51,6 +51,8 @@ typedef struct {
     int popular_top_n;
     apr_interval_time_t popular_window;
     apr_interval_time_t popular_refresh;
+    apr_interval_time_t outbox_retention;   /* delivered events kept this long */
+    apr_interval_time_t sales_retention;    /* sales ledger lines kept this long */
     const char *platform_url;
     apr_interval_time_t platform_timeout;
     apr_interval_time_t platform_retry_max;
@@ -74,6 +76,7 @@ extern const command_rec shop_cmds[];
 void *shop_create_srv_cfg(apr_pool_t *p, server_rec *s);
 void *shop_merge_srv_cfg(apr_pool_t *p, void *base, void *add);
 void shop_srv_cfg_defaults(shop_srv_cfg *c);
+const char *shop_srv_cfg_check(apr_pool_t *p, const shop_srv_cfg *c);
 void *shop_create_dir_cfg(apr_pool_t *p, char *dir);
 void *shop_merge_dir_cfg(apr_pool_t *p, void *base, void *add);
 

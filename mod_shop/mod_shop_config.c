@@ -31,6 +31,8 @@ static const value_spec spec_idem_ttl     = {KIND_DURATION, SRV(idem_ttl), SEC, 
 static const value_spec spec_order_hold   = {KIND_DURATION, SRV(order_hold), SEC, 30 * DAY};
 static const value_spec spec_top_n        = {KIND_INT, SRV(popular_top_n), 1, 100};
 static const value_spec spec_window       = {KIND_DURATION, SRV(popular_window), SEC, 365 * DAY};
+static const value_spec spec_outbox_ret  = {KIND_DURATION, SRV(outbox_retention), SEC, 3650 * DAY};
+static const value_spec spec_sales_ret   = {KIND_DURATION, SRV(sales_retention), SEC, 3650 * DAY};
 static const value_spec spec_refresh      = {KIND_DURATION, SRV(popular_refresh), 100000, DAY};
 static const value_spec spec_pf_timeout   = {KIND_DURATION, SRV(platform_timeout), 1000, 600 * SEC};
 static const value_spec spec_pf_retry_max = {KIND_DURATION, SRV(platform_retry_max), SEC, DAY};
@@ -51,6 +53,8 @@ void *shop_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->popular_top_n = SHOP_UNSET;
     c->popular_window = SHOP_UNSET;
     c->popular_refresh = SHOP_UNSET;
+    c->outbox_retention = SHOP_UNSET;
+    c->sales_retention = SHOP_UNSET;
     c->platform_timeout = SHOP_UNSET;
     c->platform_retry_max = SHOP_UNSET;
     c->platform_dead_after = SHOP_UNSET;
@@ -75,6 +79,8 @@ void *shop_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE(popular_top_n);
     MERGE(popular_window);
     MERGE(popular_refresh);
+    MERGE(outbox_retention);
+    MERGE(sales_retention);
     MERGE(platform_timeout);
     MERGE(platform_retry_max);
     MERGE(platform_dead_after);
@@ -100,12 +106,27 @@ void shop_srv_cfg_defaults(shop_srv_cfg *c)
     DEFAULT(popular_top_n, 5);
     DEFAULT(popular_window, 3 * DAY);
     DEFAULT(popular_refresh, 60 * SEC);
+    DEFAULT(outbox_retention, 7 * DAY);
+    DEFAULT(sales_retention, 2 * c->popular_window);   /* after the window's */
     DEFAULT(platform_timeout, 5 * SEC);
     DEFAULT(platform_retry_max, 300 * SEC);
     DEFAULT(platform_dead_after, 5);
     DEFAULT(db_probe_interval, 250000);
     DEFAULT(user_auth, SHOP_AUTH_NONE);
     DEFAULT(db_prepare, 1);
+}
+
+/* Settings that depend on each other, after the defaults: NULL or why not. */
+const char *shop_srv_cfg_check(apr_pool_t *p, const shop_srv_cfg *c)
+{
+    if (c->sales_retention < c->popular_window) {
+        return apr_psprintf(p, "ShopSalesRetention (%" APR_INT64_T_FMT " s) must be at"
+                            " least ShopPopularWindow (%" APR_INT64_T_FMT " s): the"
+                            " ranking reads the sales of its whole window",
+                            (apr_int64_t)apr_time_sec(c->sales_retention),
+                            (apr_int64_t)apr_time_sec(c->popular_window));
+    }
+    return NULL;
 }
 
 void *shop_create_dir_cfg(apr_pool_t *p, char *dir)
@@ -248,6 +269,8 @@ const command_rec shop_cmds[] = {
     VALUE("ShopPopularTopN", spec_top_n, "size of the popular ranking, default 5"),
     VALUE("ShopPopularWindow", spec_window, "sales window of the popular ranking, default 3d"),
     VALUE("ShopPopularRefresh", spec_refresh, "refresh interval of the popular ranking, default 60s"),
+    VALUE("ShopOutboxRetention", spec_outbox_ret, "how long delivered outbox events are kept, default 7d"),
+    VALUE("ShopSalesRetention", spec_sales_ret, "how long sales ledger lines are kept, at least ShopPopularWindow, default twice ShopPopularWindow"),
     VALUE("ShopPlatformTimeout", spec_pf_timeout, "timeout of one delivery to the data platform, default 5s"),
     VALUE("ShopPlatformRetryMax", spec_pf_retry_max, "longest backoff between deliveries, default 5m"),
     VALUE("ShopPlatformDeadAfter", spec_pf_dead_after, "permanent refusals (HTTP 4xx but 408/429) of an event before it is parked as dead, default 5"),

@@ -1,13 +1,31 @@
 /*
  * The housekeeping job: expires unpaid orders past ShopOrderHold (their
- * stock goes back) and forgets Idempotency-Keys past ShopIdempotencyTTL.
+ * stock goes back), and purges what only grows (issue 13): Idempotency-Keys
+ * past ShopIdempotencyTTL, delivered outbox events past ShopOutboxRetention
+ * (never an undelivered one), sales ledger lines past ShopSalesRetention.
+ *
+ * A purge deletes in batches of PURGE_BATCH rows, each batch one statement
+ * and so one short transaction, through the index on the time it purges by
+ * (sql/migrations/005_flat_cost.sql), at most PURGE_BATCHES batches or
+ * PURGE_BUDGET per table per tick.  A table that still has more to purge
+ * (a backlog, say when retention is first enabled on a big table) is
+ * purged again on the next tick; else the purge waits PURGE_EVERY (less
+ * with short retention settings).
  */
 #include "mod_shop.h"
 
 #define EXPIRY_INTERVAL apr_time_from_msec(500)
 #define EXPIRY_BATCH "500"
 #define PURGE_EVERY apr_time_from_sec(60)
+#define PURGE_EVERY_MIN apr_time_from_sec(1)
+#define PURGE_BATCH 1000
+#define PURGE_BATCHES 20
+#define PURGE_BUDGET apr_time_from_msec(250)
 
+typedef struct {
+    apr_time_t last_purge;
+    int backlog;                /* the last purge left rows behind */
+} expiry_state;
 
 static void expire_orders(shop_job *job)
 {
@@ -22,24 +40,66 @@ static void expire_orders(shop_job *job)
     PQclear(res);
 }
 
-static void purge_idempotency_keys(shop_job *job, apr_pool_t *p)
+/* One table's purge: batches until caught up or out of batches / time.
+ * Returns 1 when rows are left. */
+static int purge_table(shop_job *job, apr_pool_t *p, const char *function,
+                       const char *table, apr_interval_time_t older)
 {
-    apr_time_t *last_purge = job->data;
-    const char *params[1] = { shop_i64(p, job->sc->idem_ttl) };
+    const char *params[2] = { shop_i64(p, older), apr_itoa(p, PURGE_BATCH) };
+    const char *sql = apr_psprintf(p, "SELECT %s($1::bigint * interval"
+                                   " '1 microsecond', $2::int)", function);
+    apr_time_t started = apr_time_now();
+    apr_int64_t total = 0;
+    int batches = 0, n = PURGE_BATCH;
 
-    if (apr_time_now() - *last_purge < PURGE_EVERY) {
+    while (n == PURGE_BATCH && batches < PURGE_BATCHES
+           && apr_time_now() - started < PURGE_BUDGET) {
+        PGresult *res = shop_job_query(job, sql, 2, params);
+
+        if (res == NULL) {
+            return 0;           /* logged; the next purge tries again */
+        }
+        n = atoi(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        total += n;
+        batches++;
+    }
+    if (total > 0) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s, SHOPLOGNO(00035) "purged %"
+                     APR_INT64_T_FMT " rows of %s in %d batches (%" APR_TIME_T_FMT
+                     " us)%s", total, table, batches, apr_time_now() - started,
+                     n == PURGE_BATCH ? ", more left" : "");
+    }
+    return n == PURGE_BATCH;
+}
+
+static void purge(shop_job *job, apr_pool_t *p)
+{
+    expiry_state *st = job->data;
+    const shop_srv_cfg *sc = job->sc;
+    apr_interval_time_t every = sc->idem_ttl;
+    int left = 0;
+
+    if (sc->outbox_retention < every) every = sc->outbox_retention;
+    if (sc->sales_retention < every) every = sc->sales_retention;
+    every /= 4;                 /* rows outlive their retention by 1/4 at most */
+    every = every > PURGE_EVERY ? PURGE_EVERY
+          : every < PURGE_EVERY_MIN ? PURGE_EVERY_MIN : every;
+    if (!st->backlog && apr_time_now() - st->last_purge < every) {
         return;
     }
-    *last_purge = apr_time_now();
-    PQclear(shop_job_query(job, "DELETE FROM idempotency_keys WHERE"
-                           " created_at < now() - $1::bigint * interval"
-                           " '1 microsecond'", 1, params));
+    st->last_purge = apr_time_now();
+    left |= purge_table(job, p, "shop_purge_idempotency_keys", "idempotency_keys",
+                        sc->idem_ttl);
+    left |= purge_table(job, p, "shop_purge_outbox", "outbox", sc->outbox_retention);
+    left |= purge_table(job, p, "shop_purge_sales", "sales", sc->sales_retention);
+    st->backlog = left;
 }
 
 static void expiry_run(shop_job *job, apr_pool_t *p)
 {
     expire_orders(job);
-    purge_idempotency_keys(job, p);
+    purge(job, p);
 }
 
 void shop_expiry_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs)
@@ -52,6 +112,6 @@ void shop_expiry_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *
     job->site = site;
     job->s = site->s;
     job->sc = ap_get_module_config(site->s->module_config, &shop_module);
-    job->data = apr_pcalloc(p, sizeof(apr_time_t));     /* the last purge */
+    job->data = apr_pcalloc(p, sizeof(expiry_state));
     APR_ARRAY_PUSH(jobs, shop_job *) = job;
 }

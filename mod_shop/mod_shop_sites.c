@@ -127,6 +127,8 @@ static const char *job_setting_differs(const shop_srv_cfg *a, const shop_srv_cfg
     if (a->popular_top_n != b->popular_top_n) return "ShopPopularTopN";
     if (a->popular_refresh != b->popular_refresh) return "ShopPopularRefresh";
     if (a->idem_ttl != b->idem_ttl) return "ShopIdempotencyTTL";
+    if (a->outbox_retention != b->outbox_retention) return "ShopOutboxRetention";
+    if (a->sales_retention != b->sales_retention) return "ShopSalesRetention";
     if (a->platform_timeout != b->platform_timeout) return "ShopPlatformTimeout";
     if (a->platform_retry_max != b->platform_retry_max) return "ShopPlatformRetryMax";
     if (a->platform_dead_after != b->platform_dead_after) return "ShopPlatformDeadAfter";

@@ -2,7 +2,9 @@
 -- POST /api/users/{id}/coupons {"coupon_id"} where every request carries a
 -- user id nobody has used in this race yet (thread t of n takes
 -- t+1, t+1+n, t+1+2n, ...), so each request is a real claim until the
--- campaign is sold out.
+-- campaign is sold out.  Optional first=N (bench/scale): user ids start at
+-- N instead of 1 (ids first .. first+users-1), for a campaign whose lower
+-- ids already hold one.
 --
 -- The issue phase ("while coupons remain") ends with the last 201. Per
 -- thread we record when the first request left (t_start_min), when the last
@@ -32,7 +34,7 @@ end
 
 function request()
     if k == 0 then extra.t_start_min = bench_now() end
-    local uid = (opt.tid + k * opt.nthreads) % opt.users + 1
+    local uid = (opt.tid + k * opt.nthreads) % opt.users + (opt.first or 1)
     k = k + 1
     return wrk.format("POST", prefix .. uid .. "/coupons", headers, body)
 end

@@ -118,6 +118,8 @@ SELECT c.id AS coupon_id, c.valid_days, row_number() OVER (ORDER BY g) AS slot, 
  WHERE c.name = 'Welcome 1,000';
 UPDATE coupon_slots s SET user_id = w.user_id
   FROM bench_w w WHERE s.coupon_id = w.coupon_id AND s.slot = w.slot;
+-- ... and the campaign's striped count with them (005_flat_cost.sql).
+SELECT count(shop_coupon_recount(id)) FROM coupons WHERE name = 'Welcome 1,000' \gset
 INSERT INTO user_coupons (coupon_id, user_id, issued_at, expires_at)
 SELECT coupon_id, user_id, issued_at, issued_at + make_interval(days => valid_days)
   FROM bench_w ORDER BY user_id;

@@ -6,6 +6,8 @@
 -- shop_create_order: refuses an order whose total would pass 2^53 - 1
 -- (it was stored, and later reads overflowed).
 -- shop_discount: computed in numeric, so no total and value can overflow.
+-- shop_issue_coupon also moves the campaign's striped count (issue 13,
+-- coupon_issued in 005_flat_cost.sql).
 
 CREATE OR REPLACE FUNCTION shop_discount(p_type text, p_value bigint, p_max bigint,
                                          p_total bigint) RETURNS bigint
@@ -145,14 +147,27 @@ BEGIN
     END IF;
     UPDATE coupon_slots SET user_id = p_user_id
      WHERE coupon_id = p_coupon_id AND slot = v_slot;
+    -- The campaign's count moves with the slot, on stripe slot % 16
+    -- (005_flat_cost.sql): concurrent issues hold different slots, so they
+    -- mostly update different stripes.  A campaign created behind
+    -- shop_create_coupon's back gets its stripe here.
+    UPDATE coupon_issued SET issued = issued + 1
+     WHERE coupon_id = p_coupon_id AND stripe = v_slot % 16;
+    IF NOT FOUND THEN
+        INSERT INTO coupon_issued (coupon_id, stripe, issued)
+        VALUES (p_coupon_id, v_slot % 16, 1)
+        ON CONFLICT (coupon_id, stripe) DO UPDATE SET issued = coupon_issued.issued + 1;
+    END IF;
     BEGIN
         INSERT INTO user_coupons (coupon_id, user_id, expires_at)
         VALUES (p_coupon_id, p_user_id, now() + make_interval(days => v_coupon.valid_days))
         RETURNING * INTO v_uc;
     EXCEPTION WHEN unique_violation THEN
-        -- The same user raced itself: give the slot back.
+        -- The same user raced itself: give the slot, and its count, back.
         UPDATE coupon_slots SET user_id = NULL
          WHERE coupon_id = p_coupon_id AND slot = v_slot;
+        UPDATE coupon_issued SET issued = issued - 1
+         WHERE coupon_id = p_coupon_id AND stripe = v_slot % 16;
         outcome := 'ALREADY_ISSUED';
         RETURN;
     END;

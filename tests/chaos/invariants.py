@@ -86,10 +86,12 @@ def coupons(stack, campaigns):
                    (SELECT count(*) FROM user_coupons uc WHERE uc.coupon_id = c.id) AS issued,
                    (SELECT count(*) FROM coupon_slots s WHERE s.coupon_id = c.id
                                                           AND s.user_id IS NOT NULL) AS taken,
-                   (SELECT count(*) FROM coupon_slots s WHERE s.coupon_id = c.id) AS slots
+                   (SELECT count(*) FROM coupon_slots s WHERE s.coupon_id = c.id) AS slots,
+                   (SELECT coalesce(sum(i.issued), 0) FROM coupon_issued i
+                     WHERE i.coupon_id = c.id) AS striped
               FROM coupons c)
         SELECT count(*) FILTER (WHERE issued > total_quantity OR issued <> taken
-                                   OR slots <> total_quantity),
+                                   OR slots <> total_quantity OR striped <> taken),
                (SELECT count(*) FROM (SELECT 1 FROM user_coupons GROUP BY coupon_id, user_id
                                        HAVING count(*) > 1) d),
                (SELECT count(*) FROM coupon_slots s WHERE s.user_id IS NOT NULL AND NOT EXISTS (

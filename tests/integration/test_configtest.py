@@ -30,6 +30,14 @@ BAD = [
      "sets ShopPlatformURL differently"),
     (VHOST.format(port=1, body="    ShopPlatformDeadAfter 3"),
      "sets ShopPlatformDeadAfter differently"),
+    # issue 13: the ranking reads its whole window from the sales ledger
+    ("ShopSalesRetention 1d", "ShopSalesRetention (86400 s) must be at least ShopPopularWindow (259200 s)"),
+    ("ShopPopularWindow 2h\nShopSalesRetention 1h", "must be at least ShopPopularWindow"),
+    ("ShopOutboxRetention 0", "ShopOutboxRetention '0'"),
+    (VHOST.format(port=1, body="    ShopOutboxRetention 1h"),
+     "sets ShopOutboxRetention differently"),
+    (VHOST.format(port=1, body="    ShopSalesRetention 30d"),
+     "sets ShopSalesRetention differently"),
 ]
 
 
@@ -48,6 +56,8 @@ GOOD = [
     # its own database: an independent shop, free to differ
     VHOST.format(port=1, body='    DBDParams "dbname=other"\n    ShopPopularWindow 1h'),
     VHOST.format(port=1, body="    ShopOrderHold 5m\n    ShopChargeMax 10"),
+    "ShopSalesRetention 3d\nShopOutboxRetention 1h",
+    "ShopPopularWindow 30d",       # the retention's default follows: 60d
 ]
 
 

@@ -1,0 +1,205 @@
+"""Flat cost as data grows (issue 13).
+
+- GET /coupons/{id}: remaining_quantity comes from the campaign's 16 striped
+  counters (coupon_issued) and stays exact through issues, refusals, a user
+  racing itself (the slot and its count are given back) and order
+  payment / cancel (which never give a coupon back to the campaign).
+- Retention: delivered outbox events past ShopOutboxRetention and sales
+  ledger lines past ShopSalesRetention are purged by the jobs in batches,
+  while undelivered events and sales still inside the retention stay.
+"""
+
+import re
+import subprocess
+import threading
+import time
+
+from shopclient import new_user, parallel, request
+from test_orders import (assert_problem, bulk_users, cancel, funded_user, issue, issued,
+                         new_campaign, ok, pay, place, product, rows, scalar, wait_for)
+
+
+def remaining(stack, cid):
+    return ok(request("GET", f"{stack.base}/coupons/{cid}"))["remaining_quantity"]
+
+
+def counts(stack, cid):
+    """(sum of the stripes, taken slots, user_coupons rows) of a campaign."""
+    a, b, c = rows(stack, f"""SELECT (SELECT coalesce(sum(issued), 0) FROM coupon_issued
+                                       WHERE coupon_id = {cid}),
+                                     (SELECT count(*) FROM coupon_slots
+                                       WHERE coupon_id = {cid} AND user_id IS NOT NULL),
+                                     (SELECT count(*) FROM user_coupons
+                                       WHERE coupon_id = {cid})""")[0]
+    return int(a), int(b), int(c)
+
+
+def assert_exact(stack, cid, total, n):
+    assert counts(stack, cid) == (n, n, n)
+    assert remaining(stack, cid) == total - n
+
+
+def test_new_campaign_has_16_stripes(stack):
+    c = new_campaign(stack, total_quantity=40)
+    assert scalar(stack, f"SELECT count(*) FROM coupon_issued WHERE coupon_id = {c['id']}") == 16
+    assert c["remaining_quantity"] == 40
+    assert_exact(stack, c["id"], 40, 0)
+
+
+def test_remaining_exact_through_issues_and_refusals(stack):
+    cid = new_campaign(stack, total_quantity=20)["id"]
+    users = [new_user(stack) for _ in range(5)]
+    for i, u in enumerate(users):
+        issued(stack, u, cid)
+        assert_exact(stack, cid, 20, i + 1)
+    # refusals move nothing
+    assert_problem(issue(stack, users[0], cid), 409, "ALREADY_ISSUED")
+    assert_problem(issue(stack, 99_999_999, cid), 404, "USER_NOT_FOUND")
+    assert_exact(stack, cid, 20, 5)
+    # the rest concurrently, with more users than coupons: exact at 0
+    more = bulk_users(stack, 40, "flat")
+    rs = parallel(40, lambda i: issue(stack, more[i], cid, timeout=60), timeout=120)
+    assert sorted(r.status for r in rs) == [201] * 15 + [409] * 25
+    assert_exact(stack, cid, 20, 20)
+    # every stripe moved with its slots
+    assert rows(stack, f"""SELECT i.stripe, i.issued FROM coupon_issued i
+                            WHERE i.coupon_id = {cid} AND i.issued <>
+                                  (SELECT count(*) FROM coupon_slots s
+                                    WHERE s.coupon_id = {cid} AND s.user_id IS NOT NULL
+                                      AND s.slot % 16 = i.stripe)""") == []
+
+
+def test_self_race_gives_the_slot_and_its_count_back(stack):
+    """The user's own coupon row is written (uncommitted) by another session:
+    the issue claims a slot and counts it, then meets the unique index, waits,
+    and on the other session's commit gets unique_violation: slot and count
+    go back, the answer is ALREADY_ISSUED."""
+    cid = new_campaign(stack, total_quantity=10)["id"]
+    issued(stack, new_user(stack), cid)
+    uid = new_user(stack)
+    holder = subprocess.Popen(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(stack.pgsock), "-p", "5432",
+         "-U", "postgres", "-d", "shop"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        holder.stdin.write("BEGIN;\nINSERT INTO user_coupons (coupon_id, user_id, expires_at)"
+                           f" VALUES ({cid}, {uid}, now() + interval '1 day');\n"
+                           "SELECT 'held';\n")
+        holder.stdin.flush()
+        wait_for(lambda: scalar(stack, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                       " query LIKE 'SELECT ''held''%'") == 1,
+                 timeout=10, what="the holding session")
+        out = {}
+        t = threading.Thread(target=lambda: out.setdefault("r", issue(stack, uid, cid,
+                                                                      timeout=30)))
+        t.start()
+        # the issue waits on the unique index, with a slot claimed and counted
+        wait_for(lambda: scalar(stack, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                       " wait_event_type = 'Lock' AND query LIKE"
+                                       " '%shop_issue_coupon%'") == 1,
+                 timeout=10, what="the issue waiting on the holder")
+        holder.stdin.write("COMMIT;\n")
+        holder.stdin.close()
+        t.join(30)
+        assert_problem(out["r"], 409, "ALREADY_ISSUED")
+    finally:
+        if holder.poll() is None:
+            holder.stdin.close() if not holder.stdin.closed else None
+            holder.wait(10)
+    # 1 issued through the API, 1 row written behind its back, no slot for it
+    assert counts(stack, cid) == (1, 1, 2)
+    assert remaining(stack, cid) == 9
+    assert scalar(stack, f"SELECT count(*) FROM coupon_slots WHERE coupon_id = {cid}"
+                         " AND user_id IS NOT NULL") == 1
+
+
+def test_paying_and_cancelling_leave_remaining_alone(stack):
+    cid = new_campaign(stack, total_quantity=5, discount_value=100)["id"]
+    uid = funded_user(stack, 100_000)
+    ucid = issued(stack, uid, cid)
+    assert_exact(stack, cid, 5, 1)
+    pid = product(stack, price=1000, stock=10)
+    oid = place(stack, uid, [(pid, 1)])["order_id"]
+    assert ok(pay(stack, uid, oid, coupon=ucid))["discount_amount"] == 100
+    assert_exact(stack, cid, 5, 1)
+    ok(cancel(stack, uid, oid))          # the coupon goes back to the user, not the campaign
+    assert_exact(stack, cid, 5, 1)
+    assert_problem(issue(stack, uid, cid), 409, "ALREADY_ISSUED")
+    assert_exact(stack, cid, 5, 1)
+
+
+# --- retention ------------------------------------------------------------------
+
+RETENTION_CONF = """
+LogLevel warn shop:debug
+ShopPopularWindow 1h
+ShopSalesRetention 2h
+ShopOutboxRetention 1h
+"""
+
+OLD_EVENTS = 25_000     # more than one tick's batches (20 x 1000)
+
+
+def purge_lines(inst, table):
+    return [(int(m.group(1)), int(m.group(2)))
+            for m in re.finditer(r"purged (\d+) rows of " + table + r" in (\d+) batches",
+                                 inst.error_log())]
+
+
+def test_retention_purges_in_batches_and_keeps_the_rest(stack):
+    uid = funded_user(stack, 100_000)
+    pid = product(stack, price=10, stock=1000)
+    oid = place(stack, uid, [(pid, 1)])["order_id"]
+    tag = f"flat-{oid}"
+    # outbox: old delivered (purged), old undelivered (kept), recently delivered (kept)
+    stack.psql(f"""
+        INSERT INTO outbox (type, order_id, payload, created_at, delivered_at, next_attempt_at)
+        SELECT 'ORDER_PAID', {oid}, json_build_object('tag', '{tag}', 'kind', k),
+               now() - interval '3 hours',
+               CASE k WHEN 'old' THEN now() - interval '2 hours'
+                      WHEN 'recent' THEN now() - interval '10 minutes' END,
+               now() + interval '1 day'
+          FROM (SELECT 'old' AS k, g FROM generate_series(1, {OLD_EVENTS}) g
+                UNION ALL SELECT 'pending', g FROM generate_series(1, 30) g
+                UNION ALL SELECT 'recent', g FROM generate_series(1, 20) g) x""")
+    # sales: older than the retention (purged), past the window but within the
+    # retention (kept), inside the window (kept)
+    stack.psql(f"""
+        INSERT INTO sales (order_id, product_id, quantity, paid_at)
+        SELECT {oid}, {pid}, q, now() - a
+          FROM (VALUES (1, interval '3 hours'), (2, interval '5 hours'),
+                       (10, interval '90 minutes'), (20, interval '10 minutes')) v (q, a),
+               generate_series(1, 1500) g""")
+
+    def outbox_left():
+        return dict((k, int(n)) for k, n in rows(
+            stack, f"SELECT payload->>'kind', count(*) FROM outbox"
+                   f" WHERE payload->>'tag' = '{tag}' GROUP BY 1"))
+
+    def sales_left():
+        return dict((int(q), int(n)) for q, n in rows(
+            stack, f"SELECT quantity, count(*) FROM sales WHERE order_id = {oid}"
+                   f" AND product_id = {pid} GROUP BY 1"))
+
+    with stack.httpd(RETENTION_CONF, "retention") as inst:
+        wait_for(lambda: outbox_left().get("old", 0) == 0 and sales_left().get(1, 0) == 0,
+                 timeout=60, what="the old events and sales lines purged")
+        assert outbox_left() == {"pending": 30, "recent": 20}
+        assert sales_left() == {10: 1500, 20: 1500}
+        # in batches: no tick purged more than 20 batches of 1000, so the
+        # 25,000 old events took more than one tick
+        outbox_purges = purge_lines(inst, "outbox")
+        assert sum(n for n, _ in outbox_purges) >= OLD_EVENTS, outbox_purges
+        assert len(outbox_purges) >= 2, outbox_purges
+        assert all(b <= 20 and n <= 1000 * b for n, b in outbox_purges), outbox_purges
+        sales_purges = purge_lines(inst, "sales")
+        assert sum(n for n, _ in sales_purges) >= 3000, sales_purges
+        assert all(b <= 20 for _, b in sales_purges), sales_purges
+        assert "more left" in inst.error_log()
+    # the main instance (default retention: 7 days, twice its 3-day window)
+    # keeps what is left
+    time.sleep(1)
+    assert outbox_left() == {"pending": 30, "recent": 20}
+    assert sales_left() == {10: 1500, 20: 1500}
+    stack.psql(f"DELETE FROM sales WHERE order_id = {oid}")
+    stack.psql(f"DELETE FROM outbox WHERE payload->>'tag' = '{tag}'")
