@@ -345,9 +345,11 @@ pid_t shop_jobs_pid(void);
 /* child_init: the parent's SIGCHLD handler is not the children's. */
 void shop_parent_sigchld_reset(void);
 PGconn *shop_job_conn(shop_job *job);
-/* A statement on the job's connection; NULL (logged) on any failure. */
-PGresult *shop_job_query(shop_job *job, const char *sql, int nparams,
-                         const char *const *params);
+/* A statement (mod_shop_sql.c) on the job's connection; NULL (logged) on
+ * any failure. */
+PGresult *shop_job_query(shop_job *job, shop_sql id, const char *const *params);
+/* BEGIN, COMMIT, ROLLBACK on the job's connection; 0 on failure. */
+int shop_job_control(shop_job *job, const char *command);
 
 /* The jobs of one shop, appended to jobs (shop_job *). */
 void shop_expiry_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);

@@ -30,8 +30,7 @@ typedef struct {
 static void expire_orders(shop_job *job)
 {
     const char *params[1] = { EXPIRY_BATCH };
-    PGresult *res = shop_job_query(job, "SELECT shop_expire_orders($1::int)",
-                                   1, params);
+    PGresult *res = shop_job_query(job, SQL_JOB_EXPIRE, params);
 
     if (res && strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
@@ -42,19 +41,17 @@ static void expire_orders(shop_job *job)
 
 /* One table's purge: batches until caught up or out of batches / time.
  * Returns 1 when rows are left. */
-static int purge_table(shop_job *job, apr_pool_t *p, const char *function,
+static int purge_table(shop_job *job, apr_pool_t *p, shop_sql sql,
                        const char *table, apr_interval_time_t older)
 {
     const char *params[2] = { shop_i64(p, older), apr_itoa(p, PURGE_BATCH) };
-    const char *sql = apr_psprintf(p, "SELECT %s($1::bigint * interval"
-                                   " '1 microsecond', $2::int)", function);
     apr_time_t started = apr_time_now();
     apr_int64_t total = 0;
     int batches = 0, n = PURGE_BATCH;
 
     while (n == PURGE_BATCH && batches < PURGE_BATCHES
            && apr_time_now() - started < PURGE_BUDGET) {
-        PGresult *res = shop_job_query(job, sql, 2, params);
+        PGresult *res = shop_job_query(job, sql, params);
 
         if (res == NULL) {
             return 0;           /* logged; the next purge tries again */
@@ -89,10 +86,10 @@ static void purge(shop_job *job, apr_pool_t *p)
         return;
     }
     st->last_purge = apr_time_now();
-    left |= purge_table(job, p, "shop_purge_idempotency_keys", "idempotency_keys",
+    left |= purge_table(job, p, SQL_JOB_PURGE_IDEMPOTENCY, "idempotency_keys",
                         sc->idem_ttl);
-    left |= purge_table(job, p, "shop_purge_outbox", "outbox", sc->outbox_retention);
-    left |= purge_table(job, p, "shop_purge_sales", "sales", sc->sales_retention);
+    left |= purge_table(job, p, SQL_JOB_PURGE_OUTBOX, "outbox", sc->outbox_retention);
+    left |= purge_table(job, p, SQL_JOB_PURGE_SALES, "sales", sc->sales_retention);
     st->backlog = left;
 }
 

@@ -86,8 +86,8 @@ PGconn *shop_job_conn(shop_job *job)
     return job->conn;
 }
 
-PGresult *shop_job_query(shop_job *job, const char *sql, int nparams,
-                         const char *const *params)
+static PGresult *job_exec(shop_job *job, const char *sql, int nparams,
+                          const char *const *params)
 {
     PGconn *conn = shop_job_conn(job);
     PGresult *res;
@@ -104,6 +104,23 @@ PGresult *shop_job_query(shop_job *job, const char *sql, int nparams,
         return NULL;
     }
     return res;
+}
+
+/* The jobs' statements live with the others (mod_shop_sql.c); they run
+ * unprepared, on connections that only their job uses. */
+PGresult *shop_job_query(shop_job *job, shop_sql id, const char *const *params)
+{
+    const shop_sql_def *def = shop_sql_get(id);
+
+    return job_exec(job, def->text, def->nparams, params);
+}
+
+int shop_job_control(shop_job *job, const char *command)
+{
+    PGresult *res = job_exec(job, command, 0, NULL);
+
+    PQclear(res);
+    return res != NULL;
 }
 
 /* One job's thread: a tick every interval until the process stops. */

@@ -17,13 +17,6 @@
 /* Products on sale only.  `sales` holds the lines of PAID orders (cancelled
  * ones leave it), keyed by paid_at: an index-only scan of the window, so a
  * refresh costs what the window holds (sql/migrations/003_sales.sql). */
-#define POPULAR_SQL \
-    "SELECT p.id, p.name, p.price, p.stock, s.sold FROM" \
-    " (SELECT product_id, sum(quantity) AS sold FROM sales" \
-    "   WHERE paid_at >= now() - $1::bigint * interval '1 microsecond'" \
-    "   GROUP BY product_id) s" \
-    " JOIN products p ON p.id = s.product_id AND p.on_sale" \
-    " ORDER BY s.sold DESC, p.id LIMIT $2::int"
 
 
 /*
@@ -39,30 +32,10 @@
  * than its own into its shared memory, so all nodes serve the same body
  * within one tick of its computation.
  */
-#define POPULAR_LOCK_SQL \
-    "SELECT pg_try_advisory_xact_lock(hashtext('mod_shop.popular'), hashtext($1::text))," \
-    " coalesce((SELECT generated_at > now() - $2::bigint * interval '1 microsecond'" \
-    "             FROM popular_snapshot WHERE key = $1::text), false)," \
-    " (extract(epoch FROM now()) * 1000000)::bigint"
 
-#define POPULAR_STORE_SQL \
-    "INSERT INTO popular_snapshot (key, generated_at, body) VALUES ($1::text, now(), $2::text)" \
-    " ON CONFLICT (key) DO UPDATE SET generated_at = excluded.generated_at," \
-    "   body = excluded.body, refreshes = popular_snapshot.refreshes + 1"
 
 /* Only a row newer than the node's own copy travels. */
-#define POPULAR_ADOPT_SQL \
-    "SELECT (extract(epoch FROM generated_at) * 1000000)::bigint, body" \
-    "  FROM popular_snapshot WHERE key = $1::text" \
-    "   AND generated_at > 'epoch'::timestamptz + $2::bigint * interval '1 microsecond'"
 
-static int job_exec(shop_job *job, const char *sql)
-{
-    PGresult *res = shop_job_query(job, sql, 0, NULL);
-
-    PQclear(res);
-    return res != NULL;
-}
 
 /* Computes the ranking as of `at` (the transaction's now()) and stores it;
  * inside the caller's transaction.  0 on failure. */
@@ -73,7 +46,7 @@ static int popular_compute(shop_job *job, apr_pool_t *p, const char *key,
     const char *params[2] = { shop_i64(p, sc->popular_window),
                               apr_itoa(p, sc->popular_top_n) };
     apr_time_t started = apr_time_now();
-    PGresult *res = shop_job_query(job, POPULAR_SQL, 2, params);
+    PGresult *res = shop_job_query(job, SQL_JOB_POPULAR, params);
     shop_popular_item *items;
     const char *body, *store[2];
     int i, n;
@@ -100,7 +73,7 @@ static int popular_compute(shop_job *job, apr_pool_t *p, const char *key,
     }
     store[0] = key;
     store[1] = body;
-    res = shop_job_query(job, POPULAR_STORE_SQL, 2, store);
+    res = shop_job_query(job, SQL_JOB_POPULAR_STORE, store);
     PQclear(res);
     if (res != NULL) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
@@ -119,12 +92,12 @@ static void popular_refresh(shop_job *job, apr_pool_t *p, const char *key, int e
     int locked, fresh, ok = 1;
     apr_time_t at;
 
-    if (!job_exec(job, "BEGIN")) {
+    if (!shop_job_control(job, "BEGIN")) {
         return;
     }
-    res = shop_job_query(job, POPULAR_LOCK_SQL, 2, params);
+    res = shop_job_query(job, SQL_JOB_POPULAR_LOCK, params);
     if (res == NULL) {
-        job_exec(job, "ROLLBACK");
+        shop_job_control(job, "ROLLBACK");
         return;
     }
     locked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -134,7 +107,7 @@ static void popular_refresh(shop_job *job, apr_pool_t *p, const char *key, int e
     if (locked && (empty || !fresh)) {
         ok = popular_compute(job, p, key, at);
     }
-    job_exec(job, ok ? "COMMIT" : "ROLLBACK");
+    shop_job_control(job, ok ? "COMMIT" : "ROLLBACK");
 }
 
 /* Copies a stored ranking newer than the node's own into shared memory. */
@@ -144,7 +117,7 @@ static void popular_adopt(shop_job *job, apr_pool_t *p, const char *key)
     apr_time_t mine = block->len
                       ? __atomic_load_n(&block->generated_at, __ATOMIC_RELAXED) : 0;
     const char *params[2] = { key, shop_i64(p, mine) };
-    PGresult *res = shop_job_query(job, POPULAR_ADOPT_SQL, 2, params);
+    PGresult *res = shop_job_query(job, SQL_JOB_POPULAR_ADOPT, params);
 
     if (res && PQntuples(res) == 1
         && !shop_popular_publish(block, PQgetvalue(res, 0, 1),

@@ -26,31 +26,13 @@
 #define RELAY_TICK apr_time_from_msec(250)
 #define RELAY_BATCH "50"
 
-#define LEASE_SQL \
-    "UPDATE outbox o SET next_attempt_at = now() + $2::bigint * interval '1 microsecond'" \
-    "  FROM (SELECT id FROM outbox x WHERE delivered_at IS NULL AND dead_at IS NULL" \
-    "          AND next_attempt_at <= now()" \
-    "          AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.order_id = x.order_id" \
-    "                            AND e.id < x.id AND e.delivered_at IS NULL)" \
-    "          ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED) due" \
-    " WHERE o.id = due.id RETURNING o.id, o.event_id, o.payload::text, o.attempts"
 
-#define DELIVERED_SQL \
-    "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1," \
-    " last_error = NULL, last_status = $2::int WHERE id = $1::bigint"
 
 /*
  * Backoff: 1 s doubling per failed attempt, capped at ShopPlatformRetryMax.
  * $4: the HTTP status (NULL: no answer); $5: a permanent refusal;
  * $6: ShopPlatformDeadAfter.  Returns whether the event is now dead.
  */
-#define FAILED_SQL \
-    "UPDATE outbox SET attempts = attempts + 1, last_error = $2::text," \
-    " last_status = $4::int, refusals = refusals + $5::int," \
-    " dead_at = CASE WHEN $5::int = 1 AND refusals + 1 >= $6::int THEN now() END," \
-    " next_attempt_at = now() + least($3::bigint," \
-    "     1000000 * power(2, least(attempts, 40))::bigint) * interval '1 microsecond'" \
-    " WHERE id = $1::bigint RETURNING dead_at IS NOT NULL, refusals"
 
 static size_t discard_body(char *data, size_t size, size_t n, void *ctx)
 {
@@ -122,10 +104,10 @@ static void record(shop_job *job, apr_pool_t *p, const char *id,
     PGresult *res;
 
     if (error == NULL) {
-        PQclear(shop_job_query(job, DELIVERED_SQL, 2, delivered));
+        PQclear(shop_job_query(job, SQL_JOB_RELAY_DELIVERED, delivered));
         return;
     }
-    res = shop_job_query(job, FAILED_SQL, 6, failed);
+    res = shop_job_query(job, SQL_JOB_RELAY_FAILED, failed);
     if (res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, SHOPLOGNO(00031) "event %s"
                      " parked as dead after %s permanent refusals (last: %s);"
@@ -146,7 +128,7 @@ static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
     const char *params[2] = { RELAY_BATCH,
                               shop_i64(p, 2 * sc->platform_timeout + apr_time_from_sec(2)) };
     apr_time_t started = apr_time_now();
-    PGresult *res = shop_job_query(&rj->job, LEASE_SQL, 2, params);
+    PGresult *res = shop_job_query(&rj->job, SQL_JOB_RELAY_LEASE, params);
     int i, n, transport = 0;
     long status;
 

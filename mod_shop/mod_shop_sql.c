@@ -165,6 +165,53 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
     [SQL_HEALTH] = {"shop_health", "SELECT 1", 0},
     [SQL_COUPON_PLAINLY_SOLD_OUT] = {"shop_coupon_plainly_sold_out",
         "SELECT shop_plainly_sold_out($1::bigint, $2::bigint)", 2},
+
+    /* ---- the scheduled jobs (run with PQexecParams on their own connections) */
+    [SQL_JOB_POPULAR] = {"shop_job_popular",
+        "SELECT p.id, p.name, p.price, p.stock, s.sold FROM"
+        " (SELECT product_id, sum(quantity) AS sold FROM sales"
+        "   WHERE paid_at >= now() - $1::bigint * interval '1 microsecond'"
+        "   GROUP BY product_id) s"
+        " JOIN products p ON p.id = s.product_id AND p.on_sale"
+        " ORDER BY s.sold DESC, p.id LIMIT $2::int", 2},
+    [SQL_JOB_POPULAR_LOCK] = {"shop_job_popular_lock",
+        "SELECT pg_try_advisory_xact_lock(hashtext('mod_shop.popular'), hashtext($1::text)),"
+        " coalesce((SELECT generated_at > now() - $2::bigint * interval '1 microsecond'"
+        "             FROM popular_snapshot WHERE key = $1::text), false),"
+        " (extract(epoch FROM now()) * 1000000)::bigint", 2},
+    [SQL_JOB_POPULAR_STORE] = {"shop_job_popular_store",
+        "INSERT INTO popular_snapshot (key, generated_at, body) VALUES ($1::text, now(), $2::text)"
+        " ON CONFLICT (key) DO UPDATE SET generated_at = excluded.generated_at,"
+        "   body = excluded.body, refreshes = popular_snapshot.refreshes + 1", 2},
+    [SQL_JOB_POPULAR_ADOPT] = {"shop_job_popular_adopt",
+        "SELECT (extract(epoch FROM generated_at) * 1000000)::bigint, body"
+        "  FROM popular_snapshot WHERE key = $1::text"
+        "   AND generated_at > 'epoch'::timestamptz + $2::bigint * interval '1 microsecond'", 2},
+    [SQL_JOB_RELAY_LEASE] = {"shop_job_relay_lease",
+        "UPDATE outbox o SET next_attempt_at = now() + $2::bigint * interval '1 microsecond'"
+        "  FROM (SELECT id FROM outbox x WHERE delivered_at IS NULL AND dead_at IS NULL"
+        "          AND next_attempt_at <= now()"
+        "          AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.order_id = x.order_id"
+        "                            AND e.id < x.id AND e.delivered_at IS NULL)"
+        "          ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED) due"
+        " WHERE o.id = due.id RETURNING o.id, o.event_id, o.payload::text, o.attempts", 2},
+    [SQL_JOB_RELAY_DELIVERED] = {"shop_job_relay_delivered",
+        "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1,"
+        " last_error = NULL, last_status = $2::int WHERE id = $1::bigint", 2},
+    [SQL_JOB_RELAY_FAILED] = {"shop_job_relay_failed",
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2::text,"
+        " last_status = $4::int, refusals = refusals + $5::int,"
+        " dead_at = CASE WHEN $5::int = 1 AND refusals + 1 >= $6::int THEN now() END,"
+        " next_attempt_at = now() + least($3::bigint,"
+        "     1000000 * power(2, least(attempts, 40))::bigint) * interval '1 microsecond'"
+        " WHERE id = $1::bigint RETURNING dead_at IS NOT NULL, refusals", 6},
+    [SQL_JOB_EXPIRE] = {"shop_job_expire", "SELECT shop_expire_orders($1::int)", 1},
+    [SQL_JOB_PURGE_IDEMPOTENCY] = {"shop_job_purge_idempotency",
+        "SELECT shop_purge_idempotency_keys($1::bigint * interval '1 microsecond', $2::int)", 2},
+    [SQL_JOB_PURGE_OUTBOX] = {"shop_job_purge_outbox",
+        "SELECT shop_purge_outbox($1::bigint * interval '1 microsecond', $2::int)", 2},
+    [SQL_JOB_PURGE_SALES] = {"shop_job_purge_sales",
+        "SELECT shop_purge_sales($1::bigint * interval '1 microsecond', $2::int)", 2},
 };
 
 const shop_sql_def *shop_sql_get(shop_sql id)

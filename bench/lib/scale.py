@@ -27,7 +27,7 @@ TARGET = 0.8        # route req/s large/small
 # inlined: the default window (3 days) and sizes.
 WINDOW_US = 3 * 86400 * 1000000
 JOBS = [
-    ("popular_refresh", "mod_shop_popular.c POPULAR_SQL", False,
+    ("popular_refresh", "mod_shop_sql.c SQL_JOB_POPULAR", False,
      "SELECT p.id, p.name, p.price, p.stock, s.sold FROM"
      " (SELECT product_id, sum(quantity) AS sold FROM sales"
      f"   WHERE paid_at >= now() - {WINDOW_US}::bigint * interval '1 microsecond'"
@@ -39,7 +39,7 @@ JOBS = [
     ("expiry_select", "shop_expire_orders: the batch it locks", True,
      "SELECT id FROM orders WHERE status = 'AWAITING_PAYMENT' AND expires_at <= now()"
      " ORDER BY id LIMIT 500 FOR UPDATE SKIP LOCKED"),
-    ("relay_lease", "mod_shop_relay.c LEASE_SQL (1,000 pending events due)", True,
+    ("relay_lease", "mod_shop_sql.c SQL_JOB_RELAY_LEASE (1,000 pending events due)", True,
      "UPDATE outbox o SET next_attempt_at = now() + 12000000::bigint * interval '1 microsecond'"
      "  FROM (SELECT id FROM outbox WHERE delivered_at IS NULL"
      "          AND next_attempt_at <= now() ORDER BY id LIMIT 50"

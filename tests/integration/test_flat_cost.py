@@ -14,9 +14,9 @@ import subprocess
 import threading
 import time
 
-from shopclient import new_user, parallel, request
-from test_orders import (assert_problem, bulk_users, cancel, funded_user, issue, issued,
-                         new_campaign, ok, pay, place, product, rows, scalar, wait_for)
+from shopclient import assert_problem, new_user, parallel, request, wait_until
+from test_orders import (bulk_users, cancel, funded_user, issue, issued,
+                         new_campaign, ok, pay, place, product, rows, scalar)
 
 
 def remaining(stack, cid):
@@ -86,18 +86,18 @@ def test_self_race_gives_the_slot_and_its_count_back(stack):
                            f" VALUES ({cid}, {uid}, now() + interval '1 day');\n"
                            "SELECT 'held';\n")
         holder.stdin.flush()
-        wait_for(lambda: scalar(stack, "SELECT count(*) FROM pg_stat_activity WHERE"
+        wait_until(lambda: scalar(stack, "SELECT count(*) FROM pg_stat_activity WHERE"
                                        " query LIKE 'SELECT ''held''%'") == 1,
-                 timeout=10, what="the holding session")
+                 10, "the holding session")
         out = {}
         t = threading.Thread(target=lambda: out.setdefault("r", issue(stack, uid, cid,
                                                                       timeout=30)))
         t.start()
         # the issue waits on the unique index, with a slot claimed and counted
-        wait_for(lambda: scalar(stack, "SELECT count(*) FROM pg_stat_activity WHERE"
+        wait_until(lambda: scalar(stack, "SELECT count(*) FROM pg_stat_activity WHERE"
                                        " wait_event_type = 'Lock' AND query LIKE"
                                        " '%shop_issue_coupon%'") == 1,
-                 timeout=10, what="the issue waiting on the holder")
+                 10, "the issue waiting on the holder")
         holder.stdin.write("COMMIT;\n")
         holder.stdin.close()
         t.join(30)
@@ -182,8 +182,8 @@ def test_retention_purges_in_batches_and_keeps_the_rest(stack):
                    f" AND product_id = {pid} GROUP BY 1"))
 
     with stack.httpd(RETENTION_CONF, "retention") as inst:
-        wait_for(lambda: outbox_left().get("old", 0) == 0 and sales_left().get(1, 0) == 0,
-                 timeout=60, what="the old events and sales lines purged")
+        wait_until(lambda: outbox_left().get("old", 0) == 0 and sales_left().get(1, 0) == 0,
+                 60, "the old events and sales lines purged")
         assert outbox_left() == {"pending": 30, "recent": 20}
         assert sales_left() == {10: 1500, 20: 1500}
         # in batches: no tick purged more than 20 batches of 1000, so the
