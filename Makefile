@@ -38,15 +38,15 @@ clean:
 distclean: stop clean
 	rm -rf $(ROOT)/.run
 
-# Faults under a mixed workload on a private stack, full length (~20-30 s per
-# fault); tests/run runs the short form (tests/chaos/run --short).
-.PHONY: fuzz
 # libFuzzer harnesses of the httpd-free library (tests/fuzz/README.md): builds
 # them into build/fuzz/ and runs 10,000,000 inputs in all (FUZZ_TOTAL_RUNS);
 # tests/run runs the short form (tests/fuzz/run --smoke, 20 s per target).
+.PHONY: fuzz
 fuzz:
 	$(ROOT)/tests/fuzz/run
 
+# Faults under a mixed workload on a private stack, full length (~20-30 s per
+# fault); tests/run runs the short form (tests/chaos/run --short).
 .PHONY: chaos
 chaos:
 	$(ROOT)/tests/chaos/run
