@@ -91,6 +91,15 @@ BEGIN
 END
 $$;
 
+-- An issue claims the lowest free slot through the partial index
+-- coupon_slots_free, and walks past the entries of slots claimed since the
+-- last vacuum (measured: 221 index pages at 56,000 claims, 0.9 ms).  The
+-- default autovacuum waits for 20 % of the table to be dead: 200,000 claims
+-- of a 1,000,000 campaign.  Vacuumed every 10,000 claims instead, the walk
+-- stays under about 40 pages whatever the campaign's size.
+ALTER TABLE coupon_slots SET (autovacuum_vacuum_scale_factor = 0,
+                              autovacuum_vacuum_threshold = 10000);
+
 -- Retention and lookups (see the header).
 CREATE INDEX outbox_delivered_at ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
 
