@@ -303,6 +303,10 @@ int shop_coupons_list(shop_req *q);
 
 /* ---- shared memory (mod_shop_shm.c) ------------------------------------ */
 
+/* One slot of shared memory (mod_slotmem_shm), zeroed unless persisted;
+ * NULL with *rv on failure. */
+void *shop_shm_block(apr_pool_t *pconf, const char *name, apr_size_t size,
+                     int persist, apr_status_t *rv);
 /* Creates every shop's shared memory; post_config, before the jobs start. */
 apr_status_t shop_shm_create(apr_pool_t *pconf, server_rec *s);
 int shop_soldout_is(const shop_site *site, apr_int64_t coupon_id);

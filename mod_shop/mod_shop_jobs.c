@@ -25,7 +25,6 @@
 #include <apr_atomic.h>
 #include <apr_signal.h>
 #include <apr_thread_proc.h>
-#include <ap_slotmem.h>
 #include <ap_listen.h>
 #include <http_main.h>
 #include <http_core.h>
@@ -300,17 +299,9 @@ static apr_status_t jobs_retire(void *data)
 
 static void share_pid(apr_pool_t *pconf)
 {
-    const ap_slotmem_provider_t *slotmem = ap_lookup_provider(
-        AP_SLOTMEM_PROVIDER_GROUP, "shm", AP_SLOTMEM_PROVIDER_VERSION);
-    ap_slotmem_instance_t *mem;
-    void *base = NULL;
+    apr_status_t rv;
 
-    live_pid = NULL;
-    if (slotmem && slotmem->create(&mem, "mod_shop_jobs", sizeof(apr_uint32_t), 1,
-                                   0, pconf) == APR_SUCCESS
-        && slotmem->dptr(mem, 0, &base) == APR_SUCCESS) {
-        live_pid = base;
-    }
+    live_pid = shop_shm_block(pconf, "mod_shop_jobs", sizeof(apr_uint32_t), 0, &rv);
 }
 
 /*

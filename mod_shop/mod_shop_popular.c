@@ -7,7 +7,6 @@
  * the last ranking, with its true generated_at, until the first refresh.
  * While PostgreSQL is down the last good ranking stays.
  */
-#include <ap_slotmem.h>
 
 #include "mod_shop.h"
 #include "shop_popular.h"
@@ -147,23 +146,15 @@ static void popular_run(shop_job *job, apr_pool_t *p)
  * restart finds its own ranking whatever the order of the servers. */
 apr_status_t shop_popular_attach(apr_pool_t *pconf, server_rec *s, shop_site *site)
 {
-    const ap_slotmem_provider_t *slotmem = ap_lookup_provider(
-        AP_SLOTMEM_PROVIDER_GROUP, "shm", AP_SLOTMEM_PROVIDER_VERSION);
-    ap_slotmem_instance_t *mem;
-    void *base = NULL;
     apr_status_t rv;
 
-    rv = slotmem->create(&mem, apr_pstrcat(pconf, "mod_shop_popular_", site->key, NULL),
-                         sizeof(shop_popular_block), 1, AP_SLOTMEM_TYPE_PERSIST, pconf);
-    if (rv == APR_SUCCESS) {
-        rv = slotmem->dptr(mem, 0, &base);
-    }
-    if (rv != APR_SUCCESS) {
+    site->popular = shop_shm_block(pconf, apr_pstrcat(pconf, "mod_shop_popular_", site->key,
+                                   NULL), sizeof(shop_popular_block), 1, &rv);
+    if (site->popular == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      SHOPLOGNO(00021) "cannot create the popular ranking memory");
         return rv;
     }
-    site->popular = base;
     shop_popular_recover(site->popular);
     return APR_SUCCESS;
 }

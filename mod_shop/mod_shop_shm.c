@@ -21,57 +21,58 @@
 
 #define SOLDOUT_SLOTS 4096      /* power of two */
 
-/* One table per shop (coupon ids are per database), named after it. */
-static apr_status_t soldout_create(apr_pool_t *pconf, server_rec *s,
-                                   const ap_slotmem_provider_t *slotmem,
-                                   shop_site *site)
+/*
+ * One slot of `size` bytes named `name`: the shape of every block here.
+ * Zeroed unless persisted (a persisted one comes back as the last
+ * generation left it).  NULL on failure, which the caller names.
+ */
+void *shop_shm_block(apr_pool_t *pconf, const char *name, apr_size_t size,
+                     int persist, apr_status_t *rv)
 {
+    const ap_slotmem_provider_t *slotmem = ap_lookup_provider(
+        AP_SLOTMEM_PROVIDER_GROUP, "shm", AP_SLOTMEM_PROVIDER_VERSION);
     ap_slotmem_instance_t *mem;
     void *base = NULL;
+
+    *rv = slotmem ? slotmem->create(&mem, name, size, 1,
+                                    persist ? AP_SLOTMEM_TYPE_PERSIST : 0, pconf)
+                  : APR_ENOTIMPL;
+    if (*rv == APR_SUCCESS) {
+        *rv = slotmem->dptr(mem, 0, &base);
+    }
+    if (*rv != APR_SUCCESS) {
+        return NULL;
+    }
+    if (!persist) {
+        memset(base, 0, size);
+    }
+    return base;
+}
+
+/* One sold-out table per shop (coupon ids are per database), and what the
+ * children and the jobs process tell each other about its database. */
+static apr_status_t site_create(apr_pool_t *pconf, server_rec *s, shop_site *site)
+{
     apr_status_t rv;
 
-    /* One slot holding the whole table keeps it contiguous. */
-    rv = slotmem->create(&mem, apr_pstrcat(pconf, "mod_shop_soldout_", site->key, NULL),
-                         SOLDOUT_SLOTS * sizeof(apr_uint64_t), 1, 0, pconf);
-    if (rv == APR_SUCCESS) {
-        rv = slotmem->dptr(mem, 0, &base);
-    }
-    if (rv != APR_SUCCESS) {
+    site->soldout = shop_shm_block(pconf, apr_pstrcat(pconf, "mod_shop_soldout_", site->key,
+                                   NULL), SOLDOUT_SLOTS * sizeof(apr_uint64_t), 0, &rv);
+    if (site->soldout == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      SHOPLOGNO(00024) "cannot create the sold-out shared memory");
         return rv;
     }
-    memset(base, 0, SOLDOUT_SLOTS * sizeof(apr_uint64_t));
-    site->soldout = base;
-    return APR_SUCCESS;
-}
-
-/* What the children tell each other about the shop's database. */
-static apr_status_t dbstate_create(apr_pool_t *pconf, server_rec *s,
-                                   const ap_slotmem_provider_t *slotmem,
-                                   shop_site *site)
-{
-    ap_slotmem_instance_t *mem;
-    void *base = NULL;
-    apr_status_t rv;
-
-    rv = slotmem->create(&mem, apr_pstrcat(pconf, "mod_shop_db_", site->key, NULL),
-                         sizeof(shop_dbstate), 1, 0, pconf);
-    if (rv == APR_SUCCESS) {
-        rv = slotmem->dptr(mem, 0, &base);
-    }
-    if (rv != APR_SUCCESS) {
+    site->dbstate = shop_shm_block(pconf, apr_pstrcat(pconf, "mod_shop_db_", site->key, NULL),
+                                   sizeof(shop_dbstate), 0, &rv);
+    if (site->dbstate == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      SHOPLOGNO(00025) "cannot create the database state shared memory");
         return rv;
     }
-    memset(base, 0, sizeof(shop_dbstate));
-    site->dbstate = base;
-    return APR_SUCCESS;
+    return shop_popular_attach(pconf, s, site);
 }
 
-static apr_status_t children_create(apr_pool_t *pconf, server_rec *s,
-                                    const ap_slotmem_provider_t *slotmem);
+static apr_status_t children_create(apr_pool_t *pconf, server_rec *s);
 
 apr_status_t shop_shm_create(apr_pool_t *pconf, server_rec *s)
 {
@@ -86,16 +87,9 @@ apr_status_t shop_shm_create(apr_pool_t *pconf, server_rec *s)
                      "not loaded (LoadModule slotmem_shm_module)");
         return APR_ENOTIMPL;
     }
-    rv = children_create(pconf, s, slotmem);
+    rv = children_create(pconf, s);
     for (i = 0; i < sites->nelts && rv == APR_SUCCESS; i++) {
-        shop_site *site = APR_ARRAY_IDX(sites, i, shop_site *);
-        rv = soldout_create(pconf, s, slotmem, site);
-        if (rv == APR_SUCCESS) {
-            rv = dbstate_create(pconf, s, slotmem, site);
-        }
-        if (rv == APR_SUCCESS) {
-            rv = shop_popular_attach(pconf, s, site);
-        }
+        rv = site_create(pconf, s, APR_ARRAY_IDX(sites, i, shop_site *));
     }
     return rv;
 }
@@ -168,26 +162,17 @@ int shop_soldout_count(const shop_site *site)
 static volatile shop_child_use *children;
 static volatile shop_child_use *my_slot;
 
-static apr_status_t children_create(apr_pool_t *pconf, server_rec *s,
-                                    const ap_slotmem_provider_t *slotmem)
+static apr_status_t children_create(apr_pool_t *pconf, server_rec *s)
 {
-    ap_slotmem_instance_t *mem;
-    void *base = NULL;
     apr_status_t rv;
 
-    rv = slotmem->create(&mem, "mod_shop_children", CHILD_SLOTS * sizeof(shop_child_use),
-                         1, 0, pconf);
-    if (rv == APR_SUCCESS) {
-        rv = slotmem->dptr(mem, 0, &base);
-    }
-    if (rv != APR_SUCCESS) {
+    children = shop_shm_block(pconf, "mod_shop_children",
+                              CHILD_SLOTS * sizeof(shop_child_use), 0, &rv);
+    if (children == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      SHOPLOGNO(00027) "cannot create the children's shared memory");
-        return rv;
     }
-    memset(base, 0, CHILD_SLOTS * sizeof(shop_child_use));
-    children = base;
-    return APR_SUCCESS;
+    return rv;
 }
 
 static int process_gone(apr_uint32_t pid)
