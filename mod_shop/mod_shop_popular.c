@@ -132,9 +132,13 @@ static void popular_run(shop_job *job, apr_pool_t *p)
 {
     shop_popular_block *block = job->site->popular;
     apr_time_t at = __atomic_load_n(&block->generated_at, __ATOMIC_RELAXED);
-    const char *key = apr_psprintf(p, "w%" APR_INT64_T_FMT ":n%d",
+    /* Nodes share a ranking when they agree on all that shapes and paces
+     * it: a node refreshing hourly never serves one computed for a node
+     * that refreshes every second. */
+    const char *key = apr_psprintf(p, "w%" APR_INT64_T_FMT ":n%d:r%" APR_INT64_T_FMT,
                                    (apr_int64_t)job->sc->popular_window,
-                                   job->sc->popular_top_n);
+                                   job->sc->popular_top_n,
+                                   (apr_int64_t)job->sc->popular_refresh);
 
     if (block->len == 0 || apr_time_now() - at >= job->sc->popular_refresh) {
         popular_refresh(job, p, key, block->len == 0);

@@ -1,6 +1,7 @@
 -- bench/lua/coupon_soldout.lua — POST /api/users/{id}/coupons {"coupon_id"}
 -- on a campaign that is already sold out (random users): every answer must
--- be 409 SOLD_OUT, from the shared-memory sold-out set.
+-- be 409 SOLD_OUT (the shared-memory sold-out set, then one indexed read),
+-- or ALREADY_ISSUED for a user who won a coupon in the race before.
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 
 local headers = { ["Content-Type"] = "application/json" }
@@ -18,5 +19,7 @@ function response(status, headers, body)
     bench_count(status)
     if status == 409 and body:find('"SOLD_OUT"', 1, true) then
         bench_add("sold_out")
+    elseif status == 409 and body:find('"ALREADY_ISSUED"', 1, true) then
+        bench_add("already_issued")
     end
 end
