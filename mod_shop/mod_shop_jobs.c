@@ -35,6 +35,10 @@
 #define JOBS_POLL apr_time_from_msec(10)    /* how fast a stop is noticed */
 #define JOBS_STOP_WAIT apr_time_from_sec(2) /* for ticks in flight, on a stop */
 #define JOBS_RESTART_WAIT apr_time_from_msec(200)  /* the same, on a restart */
+/* A jobs process that dies this soon after it started, this many times in
+ * a row, is not started again in this generation (no fork loop). */
+#define JOBS_QUICK_DEATH apr_time_from_sec(1)
+#define JOBS_QUICK_DEATHS 5
 #define JOBS_RECONNECT apr_time_from_sec(1) /* between connection attempts */
 
 typedef struct {
@@ -43,6 +47,8 @@ typedef struct {
     server_rec *s;
     pid_t parent;
     int retired;                /* its generation is over: never restarted */
+    apr_time_t started;
+    int quick_deaths;           /* in a row, each within JOBS_QUICK_DEATH */
 } jobs_proc;
 
 static jobs_proc *current;
@@ -237,12 +243,21 @@ static void jobs_maint(int reason, void *data, apr_wait_t status)
         return;
     }
     apr_proc_other_child_unregister(jp);
-    if (!jp->retired) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, jp->s, SHOPLOGNO(00015) "jobs process "
-                     "%" APR_PID_T_FMT " exited (status %d); starting another",
-                     jp->proc.pid, (int)status);
-        jobs_fork(jp);
+    if (jp->retired) {
+        return;
     }
+    jp->quick_deaths = apr_time_now() - jp->started < JOBS_QUICK_DEATH
+                       ? jp->quick_deaths + 1 : 0;
+    if (jp->quick_deaths >= JOBS_QUICK_DEATHS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, jp->s, SHOPLOGNO(00036) "jobs process "
+                     "died %d times right after starting: no scheduled jobs until the "
+                     "next restart (see the lines before this one)", jp->quick_deaths);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, jp->s, SHOPLOGNO(00015) "jobs process "
+                 "%" APR_PID_T_FMT " exited (status %d); starting another",
+                 jp->proc.pid, (int)status);
+    jobs_fork(jp);
 }
 
 static apr_status_t jobs_fork(jobs_proc *jp)
@@ -257,6 +272,7 @@ static apr_status_t jobs_fork(jobs_proc *jp)
                      SHOPLOGNO(00016) "cannot fork the jobs process");
         return rv;
     }
+    jp->started = apr_time_now();
     apr_proc_other_child_register(&jp->proc, jobs_maint, jp, NULL, jp->pconf);
     if (live_pid) {
         apr_atomic_set32(live_pid, (apr_uint32_t)jp->proc.pid);
