@@ -1,6 +1,7 @@
 -- bench/sql/issue_before_stripes.sql — shop_issue_coupon as it was before
 -- issue 13 (no striped count), for bench/scale's before/after race only.
--- Never a migration.
+-- Never a migration.  Its claim orders by slot + 0 like the current one
+-- (the index coupon_slots_free of 005), so the two differ by the count only.
 CREATE OR REPLACE FUNCTION shop_issue_coupon(p_user_id bigint, p_coupon_id bigint,
                                   OUT outcome text, OUT detail json)
     LANGUAGE plpgsql
@@ -39,14 +40,14 @@ BEGIN
     -- scan over every campaign's slots (46 ms at 340k rows).
     SELECT slot INTO v_slot FROM coupon_slots
      WHERE coupon_id = p_coupon_id AND user_id IS NULL
-     ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED;
+     ORDER BY slot + 0 LIMIT 1 FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         -- Every free slot is being claimed right now.  Wait for those
         -- claims: a slot whose claim rolls back is ours, one that commits
         -- no longer matches and is passed over.  So SOLD_OUT is exact.
         SELECT slot INTO v_slot FROM coupon_slots
          WHERE coupon_id = p_coupon_id AND user_id IS NULL
-         ORDER BY slot LIMIT 1 FOR UPDATE;
+         ORDER BY slot + 0 LIMIT 1 FOR UPDATE;
         IF NOT FOUND THEN
             outcome := 'SOLD_OUT';
             RETURN;

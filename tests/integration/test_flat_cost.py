@@ -203,3 +203,32 @@ def test_retention_purges_in_batches_and_keeps_the_rest(stack):
     assert sales_left() == {10: 1500, 20: 1500}
     stack.psql(f"DELETE FROM sales WHERE order_id = {oid}")
     stack.psql(f"DELETE FROM outbox WHERE payload->>'tag' = '{tag}'")
+
+
+def test_the_claim_reads_free_slots_only_in_the_generic_plan(stack):
+    """Issue 13: with the statistics saying every slot is free (campaigns
+    analyzed when created), the planner must still claim through the
+    partial index of free slots, also in PL/pgSQL's generic plan (from the
+    sixth call on): through the primary key each issue walked every slot
+    claimed so far.  auto_explain shows the plans of the function's own
+    statements."""
+    a = new_campaign(stack, total_quantity=3000)["id"]
+    b = new_campaign(stack, total_quantity=3000)["id"]
+    users = bulk_users(stack, 8, "plan")
+    stack.psql("ANALYZE coupon_slots")
+    calls = "\n".join(f"SELECT outcome FROM shop_issue_coupon({u}, {a if i % 2 else b});"
+                      for i, u in enumerate(users))
+    r = subprocess.run(
+        ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", str(stack.pgsock), "-p", "5432",
+         "-U", "postgres", "-d", "shop"],
+        input="LOAD 'auto_explain';\nSET auto_explain.log_min_duration = 0;\n"
+              "SET auto_explain.log_nested_statements = on;\n"
+              "SET auto_explain.log_level = notice;\n" + calls + "\n",
+        capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert [x for x in r.stdout.split() if x not in ("LOAD", "SET")] == ["OK"] * 8, r.stdout
+    claims = [p for p in r.stderr.split("NOTICE:") if "FROM coupon_slots" in p
+              and "FOR UPDATE SKIP LOCKED" in p]
+    assert len(claims) == 8, r.stderr
+    for plan in claims:
+        assert "coupon_slots_free" in plan and "coupon_slots_pkey" not in plan, plan
