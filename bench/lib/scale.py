@@ -26,6 +26,21 @@ TARGET = 0.8        # route req/s large/small
 # The jobs' statements as the module sends them (mod_shop_*.c), parameters
 # inlined: the default window (3 days) and sizes.
 WINDOW_US = 3 * 86400 * 1000000
+def code_sql(sql_id, *params):
+    """The statement the module runs (mod_shop/mod_shop_sql.c, its one home),
+    with $1, $2... replaced by the given literals, so the bench never
+    measures a stale copy."""
+    import re
+    src = open(os.path.join(HERE, "..", "..", "mod_shop", "mod_shop_sql.c")).read()
+    m = re.search(r"\[" + sql_id + r"\]\s*=\s*\{\s*\"[^\"]*\",((?:\s*\"(?:[^\"\\]|\\.)*\")+)\s*,\s*\d+\s*\}", src)
+    if m is None:
+        raise SystemExit(f"bench/lib/scale.py: {sql_id} not found in mod_shop_sql.c")
+    text = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1)))
+    for i in range(len(params), 0, -1):
+        text = text.replace(f"${i}", params[i - 1])
+    return text
+
+
 JOBS = [
     ("popular_refresh", "mod_shop_sql.c SQL_JOB_POPULAR", False,
      "SELECT p.id, p.name, p.price, p.stock, s.sold FROM"
@@ -40,16 +55,9 @@ JOBS = [
      "SELECT id FROM orders WHERE status = 'AWAITING_PAYMENT' AND expires_at <= now()"
      " ORDER BY id LIMIT 500 FOR UPDATE SKIP LOCKED"),
     ("relay_lease", "mod_shop_sql.c SQL_JOB_RELAY_LEASE (1,000 pending events due)", True,
-     "UPDATE outbox o SET next_attempt_at = now() + 12000000::bigint * interval '1 microsecond'"
-     "  FROM (SELECT id FROM outbox WHERE delivered_at IS NULL"
-     "          AND next_attempt_at <= now() ORDER BY id LIMIT 50"
-     "          FOR UPDATE SKIP LOCKED) due"
-     " WHERE o.id = due.id RETURNING o.id, o.event_id, o.payload::text, o.attempts"),
+     code_sql("SQL_JOB_RELAY_LEASE", "50", "12000000")),
     ("status_outbox", "mod_shop_sql.c SQL_STATUS_OUTBOX", False,
-     "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::bigint,"
-     "       (SELECT last_error FROM outbox WHERE delivered_at IS NULL"
-     "          AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1)"
-     "  FROM outbox WHERE delivered_at IS NULL"),
+     code_sql("SQL_STATUS_OUTBOX")),
     ("purge_outbox_steady", "shop_purge_outbox(7 days, 1000): nothing past retention", True,
      "SELECT shop_purge_outbox(interval '7 days', 1000)"),
     ("purge_outbox_batch", "shop_purge_outbox(3 days, 1000): a full batch", True,
