@@ -51,7 +51,6 @@ typedef struct {
     int quick_deaths;           /* in a row, each within JOBS_QUICK_DEATH */
 } jobs_proc;
 
-static jobs_proc *current;
 /* The live jobs process's pid, for the status views of every child (it
  * changes when the parent starts another). */
 static volatile apr_uint32_t *live_pid;
@@ -300,9 +299,6 @@ static apr_status_t jobs_retire(void *data)
         return APR_SUCCESS;     /* a child's copy of the pool */
     }
     jp->retired = 1;
-    if (current == jp) {
-        current = NULL;
-    }
     /* The handler's code goes away with the module too: a SIGCHLD after
      * that would crash the parent. */
     shop_parent_sigchld_reset();
@@ -367,7 +363,6 @@ apr_status_t shop_jobs_start(apr_pool_t *pconf, server_rec *s)
     jp->s = s;
     jp->parent = getpid();
     apr_pool_cleanup_register(pconf, jp, jobs_retire, apr_pool_cleanup_null);
-    current = jp;
     return jobs_fork(jp);
 }
 

@@ -46,6 +46,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from receiver import Receiver
 from shopclient import child_pids
 
 import pytest
@@ -317,3 +318,14 @@ def stack():
         yield s
     finally:
         s.teardown()
+
+
+@pytest.fixture(scope="module")
+def rx():
+    """A data-platform receiver (receiver.py) for one test module's relay."""
+    r = Receiver()
+    r.start()
+    try:
+        yield r
+    finally:
+        r.stop()

@@ -16,7 +16,6 @@ import uuid
 
 import pytest
 
-from receiver import Receiver
 from shopclient import charge, new_product, new_user, parallel, request, wait_until
 
 TIMEOUT = 1.0         # ShopPlatformTimeout, seconds
@@ -132,15 +131,6 @@ def drain_backlog(stack, timeout=60):
 
 
 # --- fixtures -------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def rx():
-    r = Receiver()
-    r.start()
-    try:
-        yield r
-    finally:
-        r.stop()
 
 
 @pytest.fixture(scope="module")

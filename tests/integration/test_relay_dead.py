@@ -13,7 +13,6 @@ import uuid
 
 import pytest
 
-from receiver import Receiver
 from shopclient import all_pages, charge, new_product, new_user, request, wait_until
 from test_relay import check_retries_only, drain_backlog
 
@@ -83,15 +82,6 @@ def redeliver(base, event_id, key=None):
 
 
 # --- fixtures -------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def rx():
-    r = Receiver()
-    r.start()
-    try:
-        yield r
-    finally:
-        r.stop()
 
 
 @pytest.fixture(scope="module")
