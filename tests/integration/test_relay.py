@@ -275,22 +275,30 @@ def test_httpd_stopped_with_pending_events_delivers_after_start(stack, rx, relay
 
 
 def test_two_relays_never_send_one_event_concurrently(stack, rx, relay):
-    with stack.httpd(CONF.format(url=rx.url("/events/b")), "relay-b") as other:
-        oids = []
-        for _ in range(3):
-            # Events trickle in while both relays tick every 250 ms.
-            batch = parallel(6, lambda i: [paid_order((relay, other)[i % 2].base)["oid"]
-                                           for _ in range(5)])
-            oids += [oid for b in batch for oid in b]
-            wait_delivered(stack, rx, oids, len(oids))
-            paths = {h.path for h in rx.for_orders(oids)}
-            if paths == {"/events/a", "/events/b"}:
-                break
-        assert paths == {"/events/a", "/events/b"}, f"only {paths} delivered: no contention"
+    # Each POST takes 20 ms, so a relay is still sending its batch when the
+    # next events are due: the other relay's tick finds them.  Without the
+    # delay the relay whose tick comes first after each burst could take
+    # every event, and the test would see no contention at all.
+    rx.hang(0.02)
+    try:
+        with stack.httpd(CONF.format(url=rx.url("/events/b")), "relay-b") as other:
+            oids = []
+            for _ in range(5):
+                # Events trickle in while both relays tick every 250 ms.
+                batch = parallel(6, lambda i: [paid_order((relay, other)[i % 2].base)["oid"]
+                                               for _ in range(5)])
+                oids += [oid for b in batch for oid in b]
+                wait_delivered(stack, rx, oids, len(oids))
+                paths = {h.path for h in rx.for_orders(oids)}
+                if paths == {"/events/a", "/events/b"}:
+                    break
+            assert paths == {"/events/a", "/events/b"}, f"only {paths} delivered: no contention"
+    finally:
+        rx.ok()
     hits = rx.for_orders(oids)
     by_event = check_retries_only(hits)
-    # The receiver answered 200 at once, so each event went out exactly once,
-    # through one relay.
+    # The receiver answered 200 within 20 ms (the timeout is 1 s), so each
+    # event went out exactly once, through one relay.
     dups = {e: hs for e, hs in by_event.items() if len(hs) > 1}
     assert not dups, dups
     assert len(by_event) == len(oids)
