@@ -24,7 +24,7 @@
 #include "mod_shop.h"
 
 #define RELAY_TICK apr_time_from_msec(250)
-#define RELAY_BATCH "50"
+#define RELAY_BATCH "100"
 
 
 
@@ -92,22 +92,17 @@ static int permanent_refusal(long status)
     return status >= 400 && status < 500 && status != 408 && status != 429;
 }
 
-static void record(shop_job *job, apr_pool_t *p, const char *id,
-                   const char *event_id, const char *error, long status)
+/* A failed send: its retry time, or dead after enough refusals. */
+static void record_failure(shop_job *job, apr_pool_t *p, const char *id,
+                           const char *event_id, const char *error, long status)
 {
     const shop_srv_cfg *sc = job->sc;
     const char *http = status ? apr_ltoa(p, status) : NULL;
-    const char *delivered[2] = { id, http };
     const char *failed[6] = { id, error, shop_i64(p, sc->platform_retry_max), http,
                               permanent_refusal(status) ? "1" : "0",
                               apr_itoa(p, sc->platform_dead_after) };
-    PGresult *res;
+    PGresult *res = shop_job_query(job, SQL_JOB_RELAY_FAILED, failed);
 
-    if (error == NULL) {
-        PQclear(shop_job_query(job, SQL_JOB_RELAY_DELIVERED, delivered));
-        return;
-    }
-    res = shop_job_query(job, SQL_JOB_RELAY_FAILED, failed);
     if (res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, SHOPLOGNO(00031) "event %s"
                      " parked as dead after %s permanent refusals (last: %s);"
@@ -117,11 +112,34 @@ static void record(shop_job *job, apr_pool_t *p, const char *id,
     PQclear(res);
 }
 
+/* The batch's delivered events, as two array literals ({id,...}, {status,...}). */
+typedef struct {
+    apr_array_header_t *ids;
+    apr_array_header_t *statuses;
+} deliveries;
+
+static void record_deliveries(shop_job *job, apr_pool_t *p, const deliveries *d)
+{
+    const char *params[2];
+
+    if (d->ids->nelts == 0) {
+        return;
+    }
+    params[0] = apr_pstrcat(p, "{", apr_array_pstrcat(p, d->ids, ','), "}", NULL);
+    params[1] = apr_pstrcat(p, "{", apr_array_pstrcat(p, d->statuses, ','), "}", NULL);
+    PQclear(shop_job_query(job, SQL_JOB_RELAY_DELIVERED, params));
+}
+
 /*
  * Sends one leased batch; returns how many events it leased (0: nothing
  * due), or -1 when it had to stop early.  Sends start only during the
  * first timeout of the lease, so each ends before the lease does and a
- * crashed relay's events come back within seconds.
+ * crashed relay's events come back within seconds.  The deliveries are
+ * recorded together after the sends (one commit, not one per event): a
+ * relay that dies before that sends them again, which the receiver's
+ * Idempotency-Key check absorbs, as for any retry.  A batch never holds
+ * two events of one order (the lease takes an order's next event only
+ * once the one before it is delivered), so recording later keeps order.
  */
 static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
 {
@@ -129,6 +147,7 @@ static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
                               shop_i64(p, 2 * sc->platform_timeout + apr_time_from_sec(2)) };
     apr_time_t started = apr_time_now();
     PGresult *res = shop_job_query(&rj->job, SQL_JOB_RELAY_LEASE, params);
+    deliveries done;
     int i, n, transport = 0;
     long status;
 
@@ -136,16 +155,23 @@ static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
         return -1;
     }
     n = PQntuples(res);
+    done.ids = apr_array_make(p, n ? n : 1, sizeof(const char *));
+    done.statuses = apr_array_make(p, n ? n : 1, sizeof(const char *));
     for (i = 0; i < n && !transport
                 && apr_time_now() - started < sc->platform_timeout; i++) {
         const char *error = post_event(rj, p, sc, PQgetvalue(res, i, 1),
                                        PQgetvalue(res, i, 2), &transport, &status);
-        record(&rj->job, p, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), error, status);
-        if (error) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, rj->job.s, SHOPLOGNO(00022) "event %s"
-                         " not delivered: %s", PQgetvalue(res, i, 1), error);
+        if (error == NULL) {
+            APR_ARRAY_PUSH(done.ids, const char *) = PQgetvalue(res, i, 0);
+            APR_ARRAY_PUSH(done.statuses, const char *) = apr_ltoa(p, status);
+            continue;
         }
+        record_failure(&rj->job, p, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                       error, status);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, rj->job.s, SHOPLOGNO(00022) "event %s"
+                     " not delivered: %s", PQgetvalue(res, i, 1), error);
     }
+    record_deliveries(&rj->job, p, &done);
     /* What is left of the batch (after a transport failure: the receiver is
      * likely down) waits for its lease to run out. */
     PQclear(res);

@@ -195,9 +195,11 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
         "                            AND e.id < x.id AND e.delivered_at IS NULL)"
         "          ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED) due"
         " WHERE o.id = due.id RETURNING o.id, o.event_id, o.payload::text, o.attempts", 2},
+    /* One statement (one commit) for a batch's deliveries: $1 ids, $2 statuses. */
     [SQL_JOB_RELAY_DELIVERED] = {"shop_job_relay_delivered",
-        "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1,"
-        " last_error = NULL, last_status = $2::int WHERE id = $1::bigint", 2},
+        "UPDATE outbox o SET delivered_at = now(), attempts = o.attempts + 1,"
+        " last_error = NULL, last_status = d.status"
+        "  FROM unnest($1::bigint[], $2::int[]) AS d (id, status) WHERE o.id = d.id", 2},
     [SQL_JOB_RELAY_FAILED] = {"shop_job_relay_failed",
         "UPDATE outbox SET attempts = attempts + 1, last_error = $2::text,"
         " last_status = $4::int, refusals = refusals + $5::int,"
