@@ -9,13 +9,19 @@ that into results:
   report.py line RAW                one human line for the last record of RAW
   report.py pglat LOG...            p50/p99 of pgbench per-transaction logs (-l)
   report.py report RAW OUT.json [--docs docs/performance.md]
-                                    latest.json + the table on stdout (+ the
-                                    docs section); exit 1 if any run had a 5xx,
-                                    an unexpected status, a socket error other
-                                    than keep-alive closes, or the coupon race
-                                    was not exact
+                    [--charts DIR] [--chart-python /usr/bin/python3]
+                                    latest.json + the tables and the issue 11
+                                    targets on stdout (+ the docs section; +
+                                    the PNG charts of bench/lib/charts.py in
+                                    DIR, docs/img/ by default with --docs);
+                                    exit 1 if any run had a 5xx, an unexpected
+                                    status, a socket error other than
+                                    keep-alive closes, the coupon race was not
+                                    exact, or the relay marked an event
+                                    delivered that the receiver never got
 
-Standard library only (python3 is a dependency of the checkout anyway).
+Standard library only (python3 is a dependency of the checkout anyway); the
+charts run in a separate interpreter (Debian's, with python3-matplotlib).
 """
 import json
 import os
@@ -36,12 +42,18 @@ CEILINGS = {
     "static_default": ("static file, default-config httpd",
                        "the same file from a second httpd with Debian's default event "
                        "MPM, keep-alive and access-log settings"),
+    "static_nginx": ("static file, nginx",
+                     "the same file from a private nginx (Debian's nginx-light, "
+                     "bench/conf/nginx.conf.in: 2 workers, keep-alive, no access log)"),
     "pg_product_get": ("pgbench: product SQL", "bench/pgbench/product_get.sql"),
     "pg_balance": ("pgbench: balance SQL", "bench/pgbench/balance.sql"),
     "pg_charge": ("pgbench: charge SQL", "bench/pgbench/charge.sql"),
     "pg_order_pay": ("pgbench: create+pay SQL", "bench/pgbench/order_pay.sql"),
     "pg_hot_row": ("pgbench: hot-row update", "bench/pgbench/hot_row.sql (one row)"),
     "pg_random_row": ("pgbench: random-row update", "bench/pgbench/random_row.sql"),
+    "pg_tpcb": ("pgbench: TPC-B-like (built-in)",
+                "pgbench -b tpcb-like -M prepared on the database pgbench of the same "
+                "cluster (pgbench -i, scale in the dataset record)"),
 }
 
 # name -> route label, ceiling, target ratio (None: for information), p99 limit (ms)
@@ -61,7 +73,26 @@ EXPECTED = {
     "popular": {200}, "product": {200}, "products": {200}, "balance": {200},
     "charge": {200}, "order_pay": {200, 201}, "coupon_issue": {201, 409},
     "coupon_soldout": {409}, "static": {200}, "static_default": {200},
+    "static_nginx": {200},
 }
+
+# Issue 11 ("purchase speed"): targets on top of the ROUTES ones, each with
+# its own PASS/FAIL line. id -> the target as printed.
+ISSUE11 = [
+    ("order_pay_vs_tpcb", "order_pay ops/s >= 0.5 x (pg_tpcb tps / 2): an order and its "
+                          "payment are two TPC-B-sized transactions"),
+    ("order_pay_p99", "order_pay p99 <= 150 ms at 64 connections"),
+    ("popular_vs_nginx", "popular req/s >= 0.8 x static_nginx req/s"),
+    ("popular_p99", "popular p99 < 5 ms at 64 connections"),
+    ("product_vs_popular", "product by id req/s >= 0.45 x popular req/s"),
+    ("balance_vs_popular", "balance req/s >= 0.45 x popular req/s"),
+    ("relay_vs_payments", "relay events/s >= 2 x payments/s during each order_pay run"),
+    ("relay_backlog", "relay backlog bounded: drained to 0 after the last order_pay run "
+                      "within the bounded wait"),
+    ("order_pay_retries", "0 deadlocks, serialization failures and mod_shop retries per "
+                          "order_pay run"),
+]
+ISSUE11_TEXT = dict(ISSUE11)
 
 
 def read_raw(path):
@@ -105,6 +136,7 @@ def wrk_numbers(rec):
         "duration_s": r2(dur, 3),
         "rps": res["requests"] / dur if dur > 0 else 0.0,
         "p50_ms": lat["p50"] / 1000.0,
+        "p90_ms": lat["p90"] / 1000.0 if "p90" in lat else None,
         "p99_ms": lat["p99"] / 1000.0,
         "max_ms": lat["max"] / 1000.0,
         "status": {str(k): v for k, v in sorted(st.items())},
@@ -158,6 +190,13 @@ def wrk_numbers(rec):
         out["rps_requests"] = out["rps"]
         out["rps"] = paid / dur if dur > 0 else 0.0
         out["unit"] = "create+pay pairs/s (one op = the 201 create and the 200 payment)"
+        if rec.get("relay"):
+            out["relay"] = relay_numbers(rec["relay"], out["rps"])
+        if rec.get("pg_errors"):
+            e = dict(rec["pg_errors"])
+            e["total"] = (e.get("deadlocks_log", 0) + e.get("serialization_failures_log", 0)
+                          + e.get("module_retries", 0))
+            out["pg_errors"] = e
     if name == "coupon_issue":
         t0, t1 = ex.get("t_start_min"), ex.get("t_issue_end_max")
         n = ex.get("in_phase", 0)
@@ -176,6 +215,32 @@ def wrk_numbers(rec):
     out["cpu"] = None if name == "coupon_issue" else cpu_numbers(
         rec, out.get("ops") if name == "order_pay" else res["requests"])
     return out
+
+
+def relay_numbers(rel, payments_per_s):
+    """The relay during one order_pay run (bench/run's relay_begin/relay_end)."""
+    samples = rel.get("samples") or []
+    pend = [p for _, p in samples] + [rel["pending_start"], rel["pending_end"]]
+    window = rel.get("window_s") or 0
+    eps = rel["events_received"] / window if window else 0.0
+    # After the first second the relay has had work to do; a sample of 0
+    # later means it ran out of events, so its rate was the payments', not
+    # its own capacity.
+    idle = sum(1 for t, p in samples if t >= 1.0 and p == 0)
+    return {
+        "events_received": rel["events_received"],
+        "window_s": window,
+        "events_per_s": eps,
+        "payments_per_s": payments_per_s,
+        "ratio": eps / payments_per_s if payments_per_s else None,
+        "pending_start": rel["pending_start"],
+        "pending_end": rel["pending_end"],
+        "pending_max": max(pend),
+        "samples": len(samples),
+        "idle_samples": idle,
+        "saturated": idle == 0,
+        "pending_samples": samples,
+    }
 
 
 def cpu_numbers(rec, ops):
@@ -203,7 +268,9 @@ def pg_numbers(rec):
         "transactions": rec.get("processed"),
         "failed": rec.get("failed", 0),
         "p50_ms": rec.get("p50_ms"),
+        "p90_ms": rec.get("p90_ms"),
         "p99_ms": rec.get("p99_ms"),
+        "script": rec.get("script"),
         "unit": "transactions/s (pgbench, without connection time)",
         "cpu": cpu_numbers(rec, rec.get("processed")),
         "attempts": rec.get("attempts", 1),
@@ -271,6 +338,16 @@ def cmd_line(raw):
                 n["issue_phase_s"] or 0, n["issued_201"], n["sold_out_409"])
         if rec["name"] == "order_pay":
             extra = " (%.0f req/s)" % n["rps_requests"]
+            if n.get("relay"):
+                rl = n["relay"]
+                extra += "; relay %.0f events/s (%d received), pending %d -> max %d -> %d%s" % (
+                    rl["events_per_s"], rl["events_received"], rl["pending_start"],
+                    rl["pending_max"], rl["pending_end"],
+                    "" if rl["saturated"] else ", relay idle in %d samples" % rl["idle_samples"])
+            if n.get("pg_errors"):
+                e = n["pg_errors"]
+                extra += "; deadlocks %d, serialization failures %d, retries %d" % (
+                    e["deadlocks_log"], e["serialization_failures_log"], e["module_retries"])
         errs = ""
         if n["socket_errors"]:
             errs += " SOCKET ERRORS %d" % n["socket_errors"]
@@ -299,6 +376,22 @@ def cmd_line(raw):
         print("%-16s c%-3d issued rows %d, slots taken %d, campaign %d: %s" % (
             rec["name"], rec["conns"], rec["issued_rows"], rec["slots_taken"], rec["qty"],
             "exact" if rec["issued_rows"] == rec["slots_taken"] == rec["qty"] else "NOT EXACT"))
+    elif rec["kind"] == "relay_drain":
+        print("%-16s      %d pending at the end of the last order_pay run: %s (%d events received)" % (
+            "relay_drain", rec["pending_start"],
+            ("0 after %.1f s" % rec["wait_s"]) if rec["drained"]
+            else "still %d after %.0f s" % (rec["pending_end"], rec["wait_s"]),
+            rec["events_received"]))
+    elif rec["kind"] == "relay_check":
+        print("%-16s      received %d events, %d distinct keys (%d duplicates); %d delivered "
+              "since the warm-up, %d of them never received" % (
+                  "relay_check", rec["received"], rec["distinct_keys"], rec["duplicates"],
+                  rec["delivered_since_mark"], rec["delivered_not_received"]))
+    elif rec["kind"] == "pg_errors_total":
+        print("%-16s      since the first order_pay run: deadlocks %d (pg_stat_database %d), "
+              "serialization failures %d, mod_shop retries %d" % (
+                  "pg_errors", rec["deadlocks_log"], rec["deadlocks_stat"],
+                  rec["serialization_failures_log"], rec["module_retries"]))
 
 
 def cmd_pglat(paths):
@@ -311,6 +404,7 @@ def cmd_pglat(paths):
                     lat.append(int(parts[2]))
     print(json.dumps({"n": len(lat),
                       "p50_ms": r2((pct(lat, 50) or 0) / 1000.0, 3),
+                      "p90_ms": r2((pct(lat, 90) or 0) / 1000.0, 3),
                       "p99_ms": r2((pct(lat, 99) or 0) / 1000.0, 3)}))
 
 
@@ -324,6 +418,122 @@ def fmt_ms(x):
     if x is None:
         return "—"
     return "%.2f" % x if x < 100 else "%.0f" % x
+
+
+def rate_of(routes, ceilings, name, c):
+    """req/s (ops/s, tps) of a route or a ceiling at concurrency c, or None."""
+    for table in (routes, ceilings):
+        run = table.get(name, {}).get("runs", {}).get(str(c))
+        if run is not None:
+            return run
+    return None
+
+
+def issue11(routes, ceilings, recs, conns):
+    """The issue 11 targets, the relay and the retries; every target row
+    has pass True / False, or None when its run is not in this bench run
+    (the p99 targets are at 64 connections, which smoke mode does not run)."""
+    T = []
+
+    def row(tid, c, value, reference, ratio, threshold, ok, detail, unit=""):
+        T.append({"id": tid, "conns": c, "target": ISSUE11_TEXT[tid], "value": value,
+                  "reference": reference, "ratio": ratio, "threshold": threshold,
+                  "unit": unit, "pass": ok, "detail": detail})
+
+    def ratio_target(tid, name, ref, factor, threshold, unit, what):
+        for c in conns:
+            a = rate_of(routes, ceilings, name, c)
+            b = rate_of(routes, ceilings, ref, c)
+            if a is None or b is None:
+                row(tid, c, None, None, None, threshold, None,
+                    "not measured (%s or %s missing)" % (name, ref))
+                continue
+            refv = b["rps"] * factor
+            r = a["rps"] / refv if refv else None
+            row(tid, c, a["rps"], refv, r, threshold, r is not None and r >= threshold,
+                what % {"a": fmt_rate(a["rps"]), "b": fmt_rate(b["rps"]), "ref": fmt_rate(refv)},
+                unit)
+
+    def p99_target(tid, name, limit, strict):
+        run = rate_of(routes, ceilings, name, 64)
+        if run is None:
+            row(tid, 64, None, None, None, limit, None, "not measured (no 64-connection run)")
+            return
+        p = run["p99_ms"]
+        ok = p < limit if strict else p <= limit
+        row(tid, 64, p, None, None, limit, ok, "p99 %s ms" % fmt_ms(p), "ms")
+
+    ratio_target("order_pay_vs_tpcb", "order_pay", "pg_tpcb", 0.5, 0.5, "ops/s",
+                 "%(a)s create+pay ops/s vs pg_tpcb %(b)s tps / 2 = %(ref)s")
+    p99_target("order_pay_p99", "order_pay", 150.0, False)
+    ratio_target("popular_vs_nginx", "popular", "static_nginx", 1.0, 0.8, "req/s",
+                 "%(a)s req/s vs nginx %(b)s req/s")
+    p99_target("popular_p99", "popular", 5.0, True)
+    ratio_target("product_vs_popular", "product", "popular", 1.0, 0.45, "req/s",
+                 "%(a)s req/s vs popular %(b)s req/s")
+    ratio_target("balance_vs_popular", "balance", "popular", 1.0, 0.45, "req/s",
+                 "%(a)s req/s vs popular %(b)s req/s")
+
+    relay_runs, retry_runs = {}, {}
+    for c in conns:
+        run = routes.get("order_pay", {}).get("runs", {}).get(str(c))
+        rl = run.get("relay") if run else None
+        if rl is None:
+            row("relay_vs_payments", c, None, None, None, 2.0, None, "not measured")
+        else:
+            relay_runs[str(c)] = rl
+            d = "relay %s events/s (%s in %.1f s) vs payments %s/s; pending %s -> max %s -> %s" % (
+                fmt_rate(rl["events_per_s"]), "{:,}".format(rl["events_received"]),
+                rl["window_s"], fmt_rate(rl["payments_per_s"]),
+                "{:,}".format(rl["pending_start"]), "{:,}".format(rl["pending_max"]),
+                "{:,}".format(rl["pending_end"]))
+            if not rl["saturated"]:
+                d += ("; the relay ran out of events in %d of %d samples, so its rate was "
+                      "bounded by the payments, not by the relay" % (rl["idle_samples"],
+                                                                     rl["samples"]))
+            row("relay_vs_payments", c, rl["events_per_s"], rl["payments_per_s"], rl["ratio"],
+                2.0, rl["ratio"] is not None and rl["ratio"] >= 2.0, d, "events/s")
+    drain = next((r for r in recs if r["kind"] == "relay_drain"), None)
+    check = next((r for r in recs if r["kind"] == "relay_check"), None)
+    setup = next((r for r in recs if r["kind"] == "relay_setup"), None)
+    max_pending = max([rl["pending_max"] for rl in relay_runs.values()] or [0])
+    if drain is None:
+        row("relay_backlog", None, None, None, None, None, None, "not measured")
+    else:
+        d = "max pending %s during the order_pay runs; %s pending at the end of the last one: %s" % (
+            "{:,}".format(max_pending), "{:,}".format(drain["pending_start"]),
+            ("drained %.1f s after it" % drain["wait_s"]) if drain["drained"]
+            else "%s still pending after %.0f s" % ("{:,}".format(drain["pending_end"]),
+                                                    drain["wait_s"]))
+        if drain["drained"] and drain["wait_s"] > 0:
+            d += " (%s events/s with no load)" % fmt_rate(drain["pending_start"] / drain["wait_s"])
+        row("relay_backlog", None, max_pending, None, None, drain["max_wait_s"],
+            bool(drain["drained"]), d, "events pending")
+    for c in conns:
+        run = routes.get("order_pay", {}).get("runs", {}).get(str(c))
+        e = run.get("pg_errors") if run else None
+        if e is None:
+            row("order_pay_retries", c, None, None, None, 0, None, "not measured")
+            continue
+        retry_runs[str(c)] = e
+        row("order_pay_retries", c, e["total"], None, None, 0, e["total"] == 0,
+            "deadlocks %d (pg_stat_database: %d), serialization failures %d, mod_shop "
+            "retries %d" % (e["deadlocks_log"], e["deadlocks_stat"],
+                            e["serialization_failures_log"], e["module_retries"]), "errors")
+    keys = ("deadlocks_log", "serialization_failures_log", "deadlocks_stat", "module_retries", "total")
+    total = {k: sum(e.get(k, 0) for e in retry_runs.values()) for k in keys}
+    since = next((r for r in recs if r["kind"] == "pg_errors_total"), None)
+    section = {
+        "targets": T,
+        "relay": {"setup": {k: v for k, v in (setup or {}).items() if k != "kind"},
+                  "runs": relay_runs, "max_pending": max_pending,
+                  "drain": {k: v for k, v in (drain or {}).items() if k != "kind"},
+                  "receiver": {k: v for k, v in (check or {}).items() if k != "kind"}},
+        "retries": {"runs": retry_runs, "order_pay_runs_total": total,
+                    "since_first_order_pay_run": {k: v for k, v in (since or {}).items()
+                                                  if k != "kind"}},
+    }
+    return section
 
 
 def build(recs):
@@ -461,8 +671,22 @@ def build(recs):
     except ValueError:
         pass
 
+    i11 = issue11(routes, ceilings, recs, conns)
+    chk = i11["relay"]["receiver"]
+    if chk.get("delivered_not_received"):
+        problems.append("relay: %d events marked delivered in the outbox were never received "
+                        "by the receiver" % chk["delivered_not_received"])
+    if chk.get("duplicates"):
+        warnings.append("relay: the receiver got %d duplicate events (same Idempotency-Key); "
+                        "allowed only as retries" % chk["duplicates"])
+    for c, rl in i11["relay"]["runs"].items():
+        if rl["samples"] < max(1, int(rl["window_s"] / 0.5) - 2):
+            warnings.append("order_pay c%s: only %d outbox samples in %.1f s (one every 0.5 s "
+                            "expected)" % (c, rl["samples"], rl["window_s"]))
+
     verdicts = [r["pass"] for v in routes.values() for r in v["runs"].values()
                 if r["pass"] is not None]
+    v11 = [t["pass"] for t in i11["targets"]]
     return {
         "generated_at": end.get("finished_at") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "mode": config.get("mode"),
@@ -476,8 +700,12 @@ def build(recs):
         "config": {k: v for k, v in config.items() if k != "kind"},
         "routes": routes,
         "ceilings": ceilings,
+        "issue11": i11,
         "summary": {"targets_passed": sum(1 for v in verdicts if v),
                     "targets_missed": sum(1 for v in verdicts if not v),
+                    "issue11_passed": sum(1 for v in v11 if v is True),
+                    "issue11_missed": sum(1 for v in v11 if v is False),
+                    "issue11_not_measured": sum(1 for v in v11 if v is None),
                     "problems": problems, "warnings": warnings},
     }
 
@@ -537,7 +765,99 @@ def tables(res):
     return "\n".join(L), "\n".join(C), "\n".join(P)
 
 
-def docs_section(res, routes_t, ceil_t, cpu_t):
+def verdict_word(ok):
+    return "PASS" if ok is True else ("FAIL" if ok is False else "SKIP")
+
+
+def fmt_value(x, unit):
+    if x is None:
+        return "—"
+    if unit == "ms":
+        return fmt_ms(x) + " ms"
+    if unit in ("errors", "events pending"):
+        return "{:,}".format(int(x))
+    return fmt_rate(x)
+
+
+def target_limit(t):
+    tid, th = t["id"], t["threshold"]
+    if tid.endswith("_p99"):
+        return ("<= %.0f ms" if tid == "order_pay_p99" else "< %.0f ms") % th
+    if tid == "relay_backlog":
+        return "0 within %s s" % th if th else "0"
+    if tid == "order_pay_retries":
+        return "0"
+    return ">= %sx" % th
+
+
+def issue11_lines(res):
+    """The stdout lines: one per target, PASS / FAIL / SKIP first."""
+    out = []
+    for t in res["issue11"]["targets"]:
+        where = "c%d" % t["conns"] if t["conns"] is not None else "all"
+        ratio = "" if t["ratio"] is None else ", ratio %.2f" % t["ratio"]
+        out.append("%s %-19s %-4s %s (target %s%s)" % (
+            verdict_word(t["pass"]), t["id"], where, t["detail"], target_limit(t), ratio))
+    return out
+
+
+def issue11_tables(res):
+    i11 = res["issue11"]
+    L = ["| target | conns | measured | reference | ratio | limit | result | detail |",
+         "|---|---:|---:|---:|---:|---|---|---|"]
+    for t in i11["targets"]:
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            t["id"], t["conns"] if t["conns"] is not None else "—",
+            fmt_value(t["value"], t["unit"]),
+            fmt_value(t["reference"], t["unit"]),
+            "—" if t["ratio"] is None else "%.2f" % t["ratio"], target_limit(t),
+            {"PASS": "pass", "FAIL": "**miss**", "SKIP": "not measured"}[verdict_word(t["pass"])],
+            t["detail"]))
+    R = ["| order_pay run | payments/s | relay events/s | events received | pending at start | "
+         "max pending | pending at end | samples (relay idle) | deadlocks | serialization "
+         "failures | mod_shop retries |",
+         "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
+    for c, rl in i11["relay"]["runs"].items():
+        e = i11["retries"]["runs"].get(c, {})
+        R.append("| c%s | %s | %s | %s | %s | %s | %s | %d (%d) | %s | %s | %s |" % (
+            c, fmt_rate(rl["payments_per_s"]), fmt_rate(rl["events_per_s"]),
+            "{:,}".format(rl["events_received"]), "{:,}".format(rl["pending_start"]),
+            "{:,}".format(rl["pending_max"]), "{:,}".format(rl["pending_end"]),
+            rl["samples"], rl["idle_samples"], e.get("deadlocks_log", "—"),
+            e.get("serialization_failures_log", "—"), e.get("module_retries", "—")))
+    return "\n".join(L), "\n".join(R)
+
+
+def relay_summary(res):
+    i11 = res["issue11"]
+    d, k, t = i11["relay"]["drain"], i11["relay"]["receiver"], i11["retries"]
+    out = []
+    if d:
+        out.append("Backlog at the end of the last order_pay run: %s pending, %s (bounded wait %s s)." % (
+            "{:,}".format(d["pending_start"]),
+            ("0 after %.1f s" % d["wait_s"]) if d["drained"]
+            else "%s still pending after %.0f s" % ("{:,}".format(d["pending_end"]), d["wait_s"]),
+            d["max_wait_s"]))
+    if k:
+        out.append("Receiver: %s events, %s distinct Idempotency-Keys (%d duplicates); "
+                   "%s events delivered since the warm-up, %d of them not received." % (
+                       "{:,}".format(k["received"]), "{:,}".format(k["distinct_keys"]),
+                       k["duplicates"], "{:,}".format(k["delivered_since_mark"]),
+                       k["delivered_not_received"]))
+    tot, since = t["order_pay_runs_total"], t["since_first_order_pay_run"]
+    if t["runs"]:
+        out.append("Deadlocks / serialization failures / mod_shop retries in the order_pay runs: "
+                   "%d / %d / %d (pg_stat_database.deadlocks: %d)%s." % (
+                       tot["deadlocks_log"], tot["serialization_failures_log"],
+                       tot["module_retries"], tot["deadlocks_stat"],
+                       "; from the first order_pay run to the end of the bench: %d / %d / %d "
+                       "(pg_stat_database: %d)" % (
+                           since["deadlocks_log"], since["serialization_failures_log"],
+                           since["module_retries"], since["deadlocks_stat"]) if since else ""))
+    return out
+
+
+def docs_section(res, routes_t, ceil_t, cpu_t, charts=None):
     m = res["machine"]
     d = res["dataset"]
     s = res["summary"]
@@ -556,8 +876,14 @@ def docs_section(res, routes_t, ceil_t, cpu_t):
                    "{:,}".format(d.get("orders", 0)), "{:,}".format(d.get("order_items", 0)),
                    "{:,}".format(d.get("point_history", 0)), d.get("coupons"),
                    "{:,}".format(d.get("race_qty", 0))))
-    out.append("- Whole run: %s s. Targets: %d passed, %d missed." % (
-        res.get("duration_s"), s["targets_passed"], s["targets_missed"]))
+    out.append("- TPC-B-like reference: `pgbench -i -s %s` (database pgbench, same cluster), "
+               "loaded in %s s." % (d.get("tpcb_scale"), d.get("tpcb_init_s")))
+    out.append("- Whole run: %s s. Targets: %d passed, %d missed; issue 11 targets: %d passed, "
+               "%d missed%s." % (
+                   res.get("duration_s"), s["targets_passed"], s["targets_missed"],
+                   s["issue11_passed"], s["issue11_missed"],
+                   ", %d not measured" % s["issue11_not_measured"]
+                   if s["issue11_not_measured"] else ""))
     out.append("")
     out.append(routes_t)
     out.append("")
@@ -565,6 +891,13 @@ def docs_section(res, routes_t, ceil_t, cpu_t):
     out.append("")
     out.append(ceil_t)
     out.append("")
+    if charts:
+        out.append("Throughput against each route's reference, and latency percentiles "
+                   "(bench/lib/charts.py):")
+        out.append("")
+        for name, alt in charts:
+            out.append("![%s](%s)" % (alt, name))
+        out.append("")
     out.append("Where the CPU went (CPU time per op over the whole run, by process group; "
                "\"not ours\" = busy CPU not charged to wrk/pgbench, httpd or PostgreSQL: "
                "loopback softirq and anything else running on the machine):")
@@ -585,6 +918,25 @@ def docs_section(res, routes_t, ceil_t, cpu_t):
         out.append("")
         for w in s["warnings"]:
             out.append("- " + w)
+    t11, relay_t = issue11_tables(res)
+    out.append("")
+    out.append("### Issue 11 targets")
+    out.append("")
+    out.append("Issue 11 targets: %d passed, %d missed%s (see [the targets](#issue-11-purchase-speed-"
+               "targets) for what each one measures)." % (
+                   s["issue11_passed"], s["issue11_missed"],
+                   ", %d not measured in this mode" % s["issue11_not_measured"]
+                   if s["issue11_not_measured"] else ""))
+    out.append("")
+    out.append(t11)
+    out.append("")
+    out.append("The relay and the retries during the order+payment runs (outbox backlog sampled "
+               "every 0.5 s; errors from the PostgreSQL log and mod_shop's error log):")
+    out.append("")
+    out.append(relay_t)
+    out.append("")
+    for line in relay_summary(res):
+        out.append("- " + line)
     return "\n".join(out)
 
 
@@ -607,7 +959,27 @@ def update_docs(path, section):
     os.replace(tmp, path)
 
 
-def cmd_report(raw, out, docs):
+CHARTS = [("bench-throughput.png", "req/s of each route against its reference, 16 and 64 "
+                                  "connections"),
+          ("bench-latency.png", "p50 / p90 / p99 latency per route, 16 and 64 connections")]
+
+
+def draw_charts(out_json, charts_dir, python):
+    """bench/lib/charts.py in Debian's python (matplotlib); a failure is a
+    warning, not a failed bench."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "charts.py")
+    try:
+        p = subprocess.run([python, script, out_json, charts_dir], capture_output=True,
+                           text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "charts not drawn: %s" % e
+    if p.returncode != 0:
+        return "charts not drawn: %s" % (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
+    sys.stdout.write(p.stdout)
+    return None
+
+
+def cmd_report(raw, out, docs, charts_dir=None, chart_python=None):
     res = build(read_raw(raw))
     tmp = out + ".tmp"
     with open(tmp, "w") as f:
@@ -615,6 +987,7 @@ def cmd_report(raw, out, docs):
         f.write("\n")
     os.replace(tmp, out)
     routes_t, ceil_t, cpu_t = tables(res)
+    t11, relay_t = issue11_tables(res)
     print()
     print(routes_t)
     print()
@@ -622,14 +995,35 @@ def cmd_report(raw, out, docs):
     print()
     print(cpu_t)
     print()
+    print(relay_t)
+    print()
+    for line in relay_summary(res):
+        print(line)
+    print()
     s = res["summary"]
     print("targets: %d passed, %d missed" % (s["targets_passed"], s["targets_missed"]))
+    print("issue 11 targets: %d passed, %d missed, %d not measured" % (
+        s["issue11_passed"], s["issue11_missed"], s["issue11_not_measured"]))
+    for line in issue11_lines(res):
+        print("  " + line)
+    drawn = None
+    if docs and not charts_dir:
+        charts_dir = os.path.join(os.path.dirname(os.path.abspath(docs)), "img")
+    if charts_dir:
+        err = draw_charts(out, charts_dir, chart_python or "/usr/bin/python3")
+        if err:
+            s["warnings"].append(err)
+        else:
+            drawn = CHARTS
     for p in s["problems"]:
         print("PROBLEM: " + p)
     for w in s["warnings"]:
         print("warning: " + w)
     if docs:
-        update_docs(docs, docs_section(res, routes_t, ceil_t, cpu_t))
+        # links relative to the docs page
+        rel = os.path.relpath(charts_dir, os.path.dirname(os.path.abspath(docs)))
+        update_docs(docs, docs_section(res, routes_t, ceil_t, cpu_t,
+                                       [(os.path.join(rel, n), a) for n, a in drawn or []]))
     return 1 if s["problems"] else 0
 
 
@@ -648,10 +1042,10 @@ def main(argv):
         cmd_pglat(argv[2:])
         return 0
     if cmd == "report":
-        docs = None
-        if "--docs" in argv:
-            docs = argv[argv.index("--docs") + 1]
-        return cmd_report(argv[2], argv[3], docs)
+        def opt(name):
+            return argv[argv.index(name) + 1] if name in argv else None
+        return cmd_report(argv[2], argv[3], opt("--docs"), opt("--charts"),
+                          opt("--chart-python"))
     print(__doc__, file=sys.stderr)
     return 2
 
