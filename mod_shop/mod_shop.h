@@ -36,6 +36,7 @@ extern module AP_MODULE_DECLARE_DATA shop_module;
 /* ---- configuration (mod_shop_config.c) -------------------------------- */
 
 #define SHOP_UNSET -1
+#define SHOP_PLATFORM_CONNECTIONS_MAX 64   /* ShopPlatformConnections */
 
 typedef enum { SHOP_AUTH_UNSET = -1, SHOP_AUTH_NONE = 0, SHOP_AUTH_REMOTE_USER } shop_auth_mode;
 
@@ -57,6 +58,7 @@ typedef struct {
     apr_interval_time_t platform_timeout;
     apr_interval_time_t platform_retry_max;
     int platform_dead_after;    /* permanent refusals before an event is dead */
+    int platform_connections;   /* the relay's sends in flight at once */
     apr_interval_time_t db_probe_interval;
     shop_auth_mode user_auth;
     int db_prepare;             /* ShopDBPrepare: 1 named server-side statements,

@@ -5,8 +5,9 @@
  * Events are written in the payment's own transaction (sql/), so none is
  * lost.  The relay leases a batch (next_attempt_at pushed past the time a
  * send can take, FOR UPDATE SKIP LOCKED, so two relays never share an
- * event), POSTs each with `Idempotency-Key: <event_id>`, and marks it
- * delivered, or schedules a retry with capped exponential backoff.  If
+ * event), POSTs them, up to ShopPlatformConnections at once, each with
+ * `Idempotency-Key: <event_id>`, and marks them delivered, or schedules a
+ * retry with capped exponential backoff.  If
  * the child dies mid-send the lease runs out and the event is sent again:
  * a duplicate is only ever a retry of the same event_id.  No request
  * thread ever waits for the platform.
@@ -24,15 +25,7 @@
 #include "mod_shop.h"
 
 #define RELAY_TICK apr_time_from_msec(250)
-#define RELAY_BATCH "100"
-
-
-
-/*
- * Backoff: 1 s doubling per failed attempt, capped at ShopPlatformRetryMax.
- * $4: the HTTP status (NULL: no answer); $5: a permanent refusal;
- * $6: ShopPlatformDeadAfter.  Returns whether the event is now dead.
- */
+#define RELAY_BATCH "200"
 
 static size_t discard_body(char *data, size_t size, size_t n, void *ctx)
 {
@@ -42,49 +35,29 @@ static size_t discard_body(char *data, size_t size, size_t n, void *ctx)
 
 typedef struct {
     shop_job job;               /* first: the job callbacks get this */
-    CURL *curl;                 /* kept across sends: keep-alive to the platform */
+    CURLM *multi;               /* its connection cache keeps them alive */
+    CURL *easy[SHOP_PLATFORM_CONNECTIONS_MAX];
 } relay_job;
 
-/* One POST; NULL on a 2xx, else what went wrong.  *transport: no answer;
- * else *status is the HTTP status. */
-static const char *post_event(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc,
-                              const char *event_id, const char *payload,
-                              int *transport, long *status_out)
-{
-    CURL *curl = rj->curl ? rj->curl : (rj->curl = curl_easy_init());
-    struct curl_slist *headers = NULL;
-    long status = 0;
-    CURLcode rc;
+/* One send in flight: its row in the lease's result and its headers. */
+typedef struct {
+    int row;                    /* -1: the handle is free */
+    struct curl_slist *headers;
+} relay_send;
 
-    *transport = 1;
-    *status_out = 0;
-    if (curl == NULL) {
-        return "curl_easy_init failed";
-    }
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    headers = curl_slist_append(headers,
-                                apr_pstrcat(p, "Idempotency-Key: ", event_id, NULL));
-    curl_easy_setopt(curl, CURLOPT_URL, sc->platform_url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)apr_time_as_msec(sc->platform_timeout));
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)apr_time_as_msec(sc->platform_timeout));
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
-    rc = curl_easy_perform(curl);
-    if (rc == CURLE_OK) {
-        *transport = 0;
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        *status_out = status;
-    }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(headers);
-    if (rc != CURLE_OK) {
-        return apr_pstrdup(p, curl_easy_strerror(rc));
-    }
-    return status >= 200 && status < 300 ? NULL
-           : apr_psprintf(p, "HTTP %ld", status);
-}
+/* The batch being sent. */
+typedef struct {
+    relay_job *rj;
+    apr_pool_t *p;
+    const shop_srv_cfg *sc;
+    PGresult *leased;
+    relay_send sends[SHOP_PLATFORM_CONNECTIONS_MAX];
+    int next;                   /* the next row to send */
+    int active;
+    int transport_failed;       /* no answer: the receiver is likely down */
+    apr_array_header_t *ids;    /* delivered: ids and HTTP statuses */
+    apr_array_header_t *statuses;
+} relay_batch_state;
 
 /* A refusal that a retry will not change: 4xx but 408 and 429. */
 static int permanent_refusal(long status)
@@ -92,7 +65,11 @@ static int permanent_refusal(long status)
     return status >= 400 && status < 500 && status != 408 && status != 429;
 }
 
-/* A failed send: its retry time, or dead after enough refusals. */
+/*
+ * A failed send: backoff of 1 s doubling per failed attempt, capped at
+ * ShopPlatformRetryMax, and dead after ShopPlatformDeadAfter permanent
+ * refusals.
+ */
 static void record_failure(shop_job *job, apr_pool_t *p, const char *id,
                            const char *event_id, const char *error, long status)
 {
@@ -112,22 +89,102 @@ static void record_failure(shop_job *job, apr_pool_t *p, const char *id,
     PQclear(res);
 }
 
-/* The batch's delivered events, as two array literals ({id,...}, {status,...}). */
-typedef struct {
-    apr_array_header_t *ids;
-    apr_array_header_t *statuses;
-} deliveries;
-
-static void record_deliveries(shop_job *job, apr_pool_t *p, const deliveries *d)
+/* The batch's deliveries in one statement: one commit, not one per event. */
+static void record_deliveries(relay_batch_state *b)
 {
     const char *params[2];
 
-    if (d->ids->nelts == 0) {
+    if (b->ids->nelts == 0) {
         return;
     }
-    params[0] = apr_pstrcat(p, "{", apr_array_pstrcat(p, d->ids, ','), "}", NULL);
-    params[1] = apr_pstrcat(p, "{", apr_array_pstrcat(p, d->statuses, ','), "}", NULL);
-    PQclear(shop_job_query(job, SQL_JOB_RELAY_DELIVERED, params));
+    params[0] = apr_pstrcat(b->p, "{", apr_array_pstrcat(b->p, b->ids, ','), "}", NULL);
+    params[1] = apr_pstrcat(b->p, "{", apr_array_pstrcat(b->p, b->statuses, ','), "}", NULL);
+    PQclear(shop_job_query(&b->rj->job, SQL_JOB_RELAY_DELIVERED, params));
+}
+
+/* Starts the POST of the batch's next event on free handle k. */
+static int start_send(relay_batch_state *b, int k)
+{
+    relay_job *rj = b->rj;
+    CURL *curl = rj->easy[k] ? rj->easy[k] : (rj->easy[k] = curl_easy_init());
+    relay_send *send = &b->sends[k];
+    long timeout_ms = (long)apr_time_as_msec(b->sc->platform_timeout);
+
+    if (curl == NULL) {
+        return 0;
+    }
+    send->row = b->next++;
+    send->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    send->headers = curl_slist_append(send->headers, apr_pstrcat(b->p,
+                        "Idempotency-Key: ", PQgetvalue(b->leased, send->row, 1), NULL));
+    curl_easy_setopt(curl, CURLOPT_URL, b->sc->platform_url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, send->headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, PQgetvalue(b->leased, send->row, 2));
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(curl, CURLOPT_PRIVATE, (void *)&b->sends[k]);
+    if (curl_multi_add_handle(rj->multi, curl) != CURLM_OK) {
+        curl_slist_free_all(send->headers);
+        send->row = -1;
+        return 0;
+    }
+    b->active++;
+    return 1;
+}
+
+/* A send has ended: a delivery to record with the batch, or a failure now. */
+static void finish_send(relay_batch_state *b, CURL *curl, CURLcode rc)
+{
+    relay_send *send = NULL;
+    long status = 0;
+    const char *error = NULL;
+    int row;
+
+    curl_easy_getinfo(curl, CURLINFO_PRIVATE, (char **)&send);
+    curl_multi_remove_handle(b->rj->multi, curl);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(send->headers);
+    row = send->row;
+    send->row = -1;
+    b->active--;
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status < 300) {
+            APR_ARRAY_PUSH(b->ids, const char *) = PQgetvalue(b->leased, row, 0);
+            APR_ARRAY_PUSH(b->statuses, const char *) = apr_ltoa(b->p, status);
+            return;
+        }
+        error = apr_psprintf(b->p, "HTTP %ld", status);
+    }
+    else {
+        error = apr_pstrdup(b->p, curl_easy_strerror(rc));
+        b->transport_failed = 1;
+    }
+    record_failure(&b->rj->job, b->p, PQgetvalue(b->leased, row, 0),
+                   PQgetvalue(b->leased, row, 1), error, status);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, b->rj->job.s, SHOPLOGNO(00022) "event %s"
+                 " not delivered: %s", PQgetvalue(b->leased, row, 1), error);
+}
+
+/* Fills the free handles while events are left and sends may start. */
+static void start_sends(relay_batch_state *b, apr_time_t started)
+{
+    int k, n = PQntuples(b->leased);
+
+    /* ShopPlatformConnections sends in flight at once, each on its own
+     * keep-alive connection: a batch never holds two events of one order,
+     * so they may overlap. */
+    for (k = 0; k < b->sc->platform_connections; k++) {
+        if (b->next >= n || b->transport_failed
+            || apr_time_now() - started >= b->sc->platform_timeout) {
+            return;
+        }
+        if (b->sends[k].row < 0 && !start_send(b, k)) {
+            return;
+        }
+    }
 }
 
 /*
@@ -135,47 +192,50 @@ static void record_deliveries(shop_job *job, apr_pool_t *p, const deliveries *d)
  * due), or -1 when it had to stop early.  Sends start only during the
  * first timeout of the lease, so each ends before the lease does and a
  * crashed relay's events come back within seconds.  The deliveries are
- * recorded together after the sends (one commit, not one per event): a
- * relay that dies before that sends them again, which the receiver's
- * Idempotency-Key check absorbs, as for any retry.  A batch never holds
- * two events of one order (the lease takes an order's next event only
- * once the one before it is delivered), so recording later keeps order.
+ * recorded together after the sends: a relay that dies before that sends
+ * them again, which the receiver's Idempotency-Key check absorbs, as for
+ * any retry.  A batch never holds two events of one order (the lease takes
+ * an order's next event only once the one before it is delivered), so
+ * sending them at once and recording them later keeps each order's order.
  */
 static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
 {
     const char *params[2] = { RELAY_BATCH,
                               shop_i64(p, 2 * sc->platform_timeout + apr_time_from_sec(2)) };
     apr_time_t started = apr_time_now();
-    PGresult *res = shop_job_query(&rj->job, SQL_JOB_RELAY_LEASE, params);
-    deliveries done;
-    int i, n, transport = 0;
-    long status;
+    relay_batch_state b;
+    CURLMsg *msg;
+    int k, left, running, n;
 
-    if (res == NULL) {
+    memset(&b, 0, sizeof(b));
+    if ((b.leased = shop_job_query(&rj->job, SQL_JOB_RELAY_LEASE, params)) == NULL) {
         return -1;
     }
-    n = PQntuples(res);
-    done.ids = apr_array_make(p, n ? n : 1, sizeof(const char *));
-    done.statuses = apr_array_make(p, n ? n : 1, sizeof(const char *));
-    for (i = 0; i < n && !transport
-                && apr_time_now() - started < sc->platform_timeout; i++) {
-        const char *error = post_event(rj, p, sc, PQgetvalue(res, i, 1),
-                                       PQgetvalue(res, i, 2), &transport, &status);
-        if (error == NULL) {
-            APR_ARRAY_PUSH(done.ids, const char *) = PQgetvalue(res, i, 0);
-            APR_ARRAY_PUSH(done.statuses, const char *) = apr_ltoa(p, status);
-            continue;
-        }
-        record_failure(&rj->job, p, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                       error, status);
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, rj->job.s, SHOPLOGNO(00022) "event %s"
-                     " not delivered: %s", PQgetvalue(res, i, 1), error);
+    n = PQntuples(b.leased);
+    b.rj = rj;
+    b.p = p;
+    b.sc = sc;
+    b.ids = apr_array_make(p, n ? n : 1, sizeof(const char *));
+    b.statuses = apr_array_make(p, n ? n : 1, sizeof(const char *));
+    for (k = 0; k < SHOP_PLATFORM_CONNECTIONS_MAX; k++) {
+        b.sends[k].row = -1;
     }
-    record_deliveries(&rj->job, p, &done);
+    for (start_sends(&b, started); b.active > 0; start_sends(&b, started)) {
+        curl_multi_perform(rj->multi, &running);
+        while ((msg = curl_multi_info_read(rj->multi, &left)) != NULL) {
+            if (msg->msg == CURLMSG_DONE) {
+                finish_send(&b, msg->easy_handle, msg->data.result);
+            }
+        }
+        if (b.active > 0) {
+            curl_multi_poll(rj->multi, NULL, 0, 100, NULL);
+        }
+    }
+    record_deliveries(&b);
     /* What is left of the batch (after a transport failure: the receiver is
      * likely down) waits for its lease to run out. */
-    PQclear(res);
-    return i < n ? -1 : n;
+    PQclear(b.leased);
+    return b.next < n ? -1 : n;
 }
 
 /* Full batches follow each other for up to a second, then the tick ends. */
@@ -209,11 +269,17 @@ void shop_relay_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *j
         }
         curl_ready = 1;
     }
+    if ((rj->multi = curl_multi_init()) == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, site->s,
+                     SHOPLOGNO(00037) "curl_multi_init failed: no relay");
+        return;
+    }
     rj->job.name = "relay";
     rj->job.interval = RELAY_TICK;
     rj->job.run = relay_run;
     rj->job.site = site;
     rj->job.s = site->s;
     rj->job.sc = ap_get_module_config(site->s->module_config, &shop_module);
+    curl_multi_setopt(rj->multi, CURLMOPT_MAXCONNECTS, (long)rj->job.sc->platform_connections);
     APR_ARRAY_PUSH(jobs, shop_job *) = &rj->job;
 }

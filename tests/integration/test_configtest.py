@@ -22,6 +22,8 @@ BAD = [
     ("ShopPlatformDeadAfter 0", "ShopPlatformDeadAfter '0'"),
     ("ShopPlatformDeadAfter 101", "ShopPlatformDeadAfter '101'"),
     ("ShopPlatformDeadAfter five", "ShopPlatformDeadAfter 'five'"),
+    ("ShopPlatformConnections 0", "ShopPlatformConnections '0'"),
+    ("ShopPlatformConnections 65", "ShopPlatformConnections '65'"),
     ('<Location "/api">\n    ShopMount api\n</Location>', "ShopMount must be a URL path"),
     # a vhost on the main server's database shares its jobs: same settings
     (VHOST.format(port=1, body="    ShopPopularWindow 1h"),
@@ -30,6 +32,8 @@ BAD = [
      "sets ShopPlatformURL differently"),
     (VHOST.format(port=1, body="    ShopPlatformDeadAfter 3"),
      "sets ShopPlatformDeadAfter differently"),
+    (VHOST.format(port=1, body="    ShopPlatformConnections 4"),
+     "sets ShopPlatformConnections differently"),
     # issue 13: the ranking reads its whole window from the sales ledger
     ("ShopSalesRetention 1d", "ShopSalesRetention (86400 s) must be at least ShopPopularWindow (259200 s)"),
     ("ShopPopularWindow 2h\nShopSalesRetention 1h", "must be at least ShopPopularWindow"),
@@ -52,6 +56,8 @@ GOOD = [
     "ShopUserAuth remote-user",
     "ShopPlatformDeadAfter 1",
     "ShopPlatformDeadAfter 100",
+    "ShopPlatformConnections 1",
+    "ShopPlatformConnections 64",
     'ShopJobDBParams "host=/tmp dbname=x"',
     # its own database: an independent shop, free to differ
     VHOST.format(port=1, body='    DBDParams "dbname=other"\n    ShopPopularWindow 1h'),
