@@ -42,6 +42,9 @@ typedef enum { SHOP_AUTH_UNSET = -1, SHOP_AUTH_NONE = 0, SHOP_AUTH_REMOTE_USER }
 
 typedef struct shop_site shop_site;
 
+/* The read cache's tables (ShopReadCacheTTL, mod_shop_cache.c). */
+typedef enum { SHOP_CACHE_PRODUCT, SHOP_CACHE_BALANCE, SHOP_CACHE__KINDS } shop_cache_kind;
+
 typedef struct {
     apr_off_t max_body;
     apr_int64_t charge_max;
@@ -59,6 +62,7 @@ typedef struct {
     apr_interval_time_t platform_retry_max;
     int platform_dead_after;    /* permanent refusals before an event is dead */
     int platform_connections;   /* the relay's sends in flight at once */
+    apr_interval_time_t read_cache_ttl;     /* ShopReadCacheTTL, 0: off */
     apr_interval_time_t db_probe_interval;
     shop_auth_mode user_auth;
     int db_prepare;             /* ShopDBPrepare: 1 named server-side statements,
@@ -131,6 +135,7 @@ struct shop_site {
     volatile apr_uint64_t *soldout;
     volatile shop_dbstate *dbstate;         /* shared by the children and
                                                the jobs process */
+    struct shop_cache_table_s *cache[SHOP_CACHE__KINDS];  /* NULL: no read cache */
     shop_breaker breaker;
 };
 
@@ -213,6 +218,8 @@ struct shop_req {
     apr_size_t raw_len;
     const char *idem_key;       /* Idempotency-Key, validated */
     shop_db *db;
+    apr_array_header_t *cache_writes;   /* read-cache entries this request
+                                         * may change (mod_shop_cache.c) */
 };
 
 shop_err shop_read_json_body(shop_req *q, int required, const char **detail);
@@ -364,6 +371,18 @@ void shop_relay_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *j
 void shop_breaker_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 /* The popular block of a shop in shared memory. */
 apr_status_t shop_popular_attach(apr_pool_t *pconf, server_rec *s, shop_site *site);
+
+/* mod_shop_cache.c: ShopReadCacheTTL */
+apr_status_t shop_cache_attach(apr_pool_t *pconf, server_rec *s, shop_site *site);
+/* 1: answered from the cache; else *version is what a fill is filed under. */
+int shop_cache_answer(shop_req *q, shop_cache_kind kind, apr_int64_t id,
+                      apr_uint64_t *version);
+void shop_cache_fill(shop_req *q, shop_cache_kind kind, apr_int64_t id,
+                     apr_uint64_t version, const shop_resp *resp);
+/* id 0: every entry of the kind.  shop_run forgets them after its work. */
+void shop_cache_note_write(shop_req *q, shop_cache_kind kind, apr_int64_t id);
+void shop_cache_forget_noted(shop_req *q);
+void shop_cache_forget_site(const shop_site *site, shop_cache_kind kind);
 int shop_products_popular(shop_req *q);
 apr_time_t shop_popular_generated_at(const shop_site *site);
 

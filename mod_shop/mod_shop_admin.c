@@ -155,6 +155,7 @@ int shop_admin_product_update(shop_req *q)
     if (e != SHOP_OK) {
         return shop_send_problem(q->r, e, detail);
     }
+    shop_cache_note_write(q, SHOP_CACHE_PRODUCT, id);
     return shop_run(q, SHOP_RUN_READ, product_write_work, &c);
 }
 

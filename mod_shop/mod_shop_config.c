@@ -38,6 +38,7 @@ static const value_spec spec_pf_timeout   = {KIND_DURATION, SRV(platform_timeout
 static const value_spec spec_pf_retry_max = {KIND_DURATION, SRV(platform_retry_max), SEC, DAY};
 static const value_spec spec_pf_dead_after = {KIND_INT, SRV(platform_dead_after), 1, 100};
 static const value_spec spec_pf_connections = {KIND_INT, SRV(platform_connections), 1, SHOP_PLATFORM_CONNECTIONS_MAX};
+static const value_spec spec_read_cache  = {KIND_DURATION, SRV(read_cache_ttl), 0, 3600 * SEC};
 static const value_spec spec_db_probe     = {KIND_DURATION, SRV(db_probe_interval), 10000, 60 * SEC};
 
 void *shop_create_srv_cfg(apr_pool_t *p, server_rec *s)
@@ -60,6 +61,7 @@ void *shop_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->platform_retry_max = SHOP_UNSET;
     c->platform_dead_after = SHOP_UNSET;
     c->platform_connections = SHOP_UNSET;
+    c->read_cache_ttl = SHOP_UNSET;
     c->db_probe_interval = SHOP_UNSET;
     c->user_auth = SHOP_AUTH_UNSET;
     c->db_prepare = SHOP_UNSET;
@@ -87,6 +89,7 @@ void *shop_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE(platform_retry_max);
     MERGE(platform_dead_after);
     MERGE(platform_connections);
+    MERGE(read_cache_ttl);
     MERGE(db_probe_interval);
     MERGE(user_auth);
     MERGE(db_prepare);
@@ -115,6 +118,7 @@ void shop_srv_cfg_defaults(shop_srv_cfg *c)
     DEFAULT(platform_retry_max, 300 * SEC);
     DEFAULT(platform_dead_after, 5);
     DEFAULT(platform_connections, 32);
+    DEFAULT(read_cache_ttl, 0);
     DEFAULT(db_probe_interval, 250000);
     DEFAULT(user_auth, SHOP_AUTH_NONE);
     DEFAULT(db_prepare, 1);
@@ -278,6 +282,7 @@ const command_rec shop_cmds[] = {
     VALUE("ShopPlatformTimeout", spec_pf_timeout, "timeout of one delivery to the data platform, default 5s"),
     VALUE("ShopPlatformRetryMax", spec_pf_retry_max, "longest backoff between deliveries, default 5m"),
     VALUE("ShopPlatformDeadAfter", spec_pf_dead_after, "permanent refusals (HTTP 4xx but 408/429) of an event before it is parked as dead, default 5"),
+    VALUE("ShopReadCacheTTL", spec_read_cache, "0 (off, the default) or how long a cached product or balance may be served at most; writes through this httpd invalidate at once"),
     VALUE("ShopPlatformConnections", spec_pf_connections, "events the relay sends at once, each on its own keep-alive connection, 1-64, default 32"),
     VALUE("ShopDBProbeInterval", spec_db_probe, "while the database is unreachable, how often each child checks whether it is back, default 250ms"),
     AP_INIT_TAKE1("ShopPlatformURL", set_platform_url, NULL, RSRC_CONF,

@@ -33,6 +33,8 @@ static void expire_orders(shop_job *job)
     PGresult *res = shop_job_query(job, SQL_JOB_EXPIRE, params);
 
     if (res && strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
+        /* their stock is back: cached products are stale */
+        shop_cache_forget_site(job->site, SHOP_CACHE_PRODUCT);
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
                      SHOPLOGNO(00010) "expired %s unpaid orders", PQgetvalue(res, 0, 0));
     }

@@ -55,7 +55,7 @@ int shop_orders_create(shop_req *q)
 {
     order_ctx c;
     shop_item *items;
-    int count;
+    int count, i;
     const char *detail = NULL;
     shop_err e = shop_order_items_parse(q->r->pool, q->body, &items, &count, &detail);
 
@@ -64,6 +64,9 @@ int shop_orders_create(shop_req *q)
     }
     c.ids = shop_items_pg_ids(q->r->pool, items, count);
     c.quantities = shop_items_pg_quantities(q->r->pool, items, count);
+    for (i = 0; i < count; i++) {
+        shop_cache_note_write(q, SHOP_CACHE_PRODUCT, items[i].product_id);
+    }
     return shop_run(q, SHOP_RUN_READ, create_work, &c);
 }
 
@@ -133,6 +136,7 @@ int shop_orders_pay(shop_req *q)
         return shop_send_problem(q->r, e, detail);
     }
     c.coupon = present ? shop_i64(q->r->pool, coupon) : NULL;
+    shop_cache_note_write(q, SHOP_CACHE_BALANCE, q->user_id);
     return shop_run(q, SHOP_RUN_READ, pay_work, &c);
 }
 
@@ -154,5 +158,8 @@ int shop_orders_cancel(shop_req *q)
     if (!order_id_param(q, &c)) {
         return order_not_found(q);
     }
+    /* A refund, and stock back for products the module is not told of. */
+    shop_cache_note_write(q, SHOP_CACHE_BALANCE, q->user_id);
+    shop_cache_note_write(q, SHOP_CACHE_PRODUCT, 0);
     return shop_run(q, SHOP_RUN_READ, cancel_work, &c);
 }

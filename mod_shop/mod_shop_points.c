@@ -32,7 +32,6 @@ static shop_dbrc balance_work(shop_req *q, void *ctx, shop_resp *out)
     PGresult *res;
     shop_dbrc rc = shop_db_exec(q->db, SQL_USER_BALANCE, params, &res);
 
-    (void)ctx;
     if (rc != SHOP_DB_OK) {
         return rc;
     }
@@ -41,12 +40,18 @@ static shop_dbrc balance_work(shop_req *q, void *ctx, shop_resp *out)
     }
     shop_resp_ok(out, 200, shop_json_own(q->r->pool,
                  balance_doc(q->user_id, PQgetvalue(res, 0, 0))));
+    shop_cache_fill(q, SHOP_CACHE_BALANCE, q->user_id, *(apr_uint64_t *)ctx, out);
     return SHOP_DB_OK;
 }
 
 int shop_points_get(shop_req *q)
 {
-    return shop_run(q, SHOP_RUN_READ, balance_work, NULL);
+    apr_uint64_t cache_version = 0;   /* taken before the read */
+
+    if (shop_cache_answer(q, SHOP_CACHE_BALANCE, q->user_id, &cache_version)) {
+        return OK;
+    }
+    return shop_run(q, SHOP_RUN_READ, balance_work, &cache_version);
 }
 
 /* POST /users/{userId}/points/charge */
@@ -98,6 +103,7 @@ int shop_points_charge(shop_req *q)
             apr_psprintf(q->r->pool, "amount must be from 1 to %"
                          APR_INT64_T_FMT, q->sc->charge_max));
     }
+    shop_cache_note_write(q, SHOP_CACHE_BALANCE, q->user_id);
     return shop_run(q, SHOP_RUN_READ, charge_work, &amount);
 }
 

@@ -54,9 +54,15 @@ int shop_products_list(shop_req *q)
     return shop_run(q, SHOP_RUN_READ, list_work, &l);
 }
 
+typedef struct {
+    apr_int64_t id;
+    apr_uint64_t cache_version; /* taken before the read (ShopReadCacheTTL) */
+} get_ctx;
+
 static shop_dbrc get_work(shop_req *q, void *ctx, shop_resp *out)
 {
-    const char *params[1] = { shop_i64(q->r->pool, *(apr_int64_t *)ctx) };
+    get_ctx *g = ctx;
+    const char *params[1] = { shop_i64(q->r->pool, g->id) };
     PGresult *res;
     shop_dbrc rc = shop_db_exec(q->db, SQL_PRODUCT_GET, params, &res);
 
@@ -69,16 +75,20 @@ static shop_dbrc get_work(shop_req *q, void *ctx, shop_resp *out)
         return SHOP_DB_OK;
     }
     shop_resp_ok(out, 200, shop_json_own(q->r->pool, product_doc(res, 0)));
+    shop_cache_fill(q, SHOP_CACHE_PRODUCT, g->id, g->cache_version, out);
     return SHOP_DB_OK;
 }
 
 int shop_products_get(shop_req *q)
 {
-    apr_int64_t id;
+    get_ctx g;
 
-    if (!shop_parse_id(q->params[0], &id)) {
+    if (!shop_parse_id(q->params[0], &g.id)) {
         return shop_send_problem(q->r, SHOP_E_PRODUCT_NOT_FOUND,
                                  "product ids are positive integers");
     }
-    return shop_run(q, SHOP_RUN_READ, get_work, &id);
+    if (shop_cache_answer(q, SHOP_CACHE_PRODUCT, g.id, &g.cache_version)) {
+        return OK;
+    }
+    return shop_run(q, SHOP_RUN_READ, get_work, &g);
 }

@@ -69,6 +69,9 @@ static apr_status_t site_create(apr_pool_t *pconf, server_rec *s, shop_site *sit
                      SHOPLOGNO(00025) "cannot create the database state shared memory");
         return rv;
     }
+    if ((rv = shop_cache_attach(pconf, s, site)) != APR_SUCCESS) {
+        return rv;
+    }
     return shop_popular_attach(pconf, s, site);
 }
 

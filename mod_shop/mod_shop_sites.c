@@ -133,6 +133,7 @@ static const char *job_setting_differs(const shop_srv_cfg *a, const shop_srv_cfg
     if (a->platform_retry_max != b->platform_retry_max) return "ShopPlatformRetryMax";
     if (a->platform_dead_after != b->platform_dead_after) return "ShopPlatformDeadAfter";
     if (a->platform_connections != b->platform_connections) return "ShopPlatformConnections";
+    if (a->read_cache_ttl != b->read_cache_ttl) return "ShopReadCacheTTL";
     if ((a->platform_url == NULL) != (b->platform_url == NULL)
         || (a->platform_url && strcmp(a->platform_url, b->platform_url) != 0)) {
         return "ShopPlatformURL";

@@ -188,6 +188,7 @@ int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx)
         rc = SHOP_DB_OK;
     }
     shop_db_close(q->db);       /* free the connection before a slow client */
+    shop_cache_forget_noted(q); /* after the commit, before the answer */
 
     switch (rc) {
     case SHOP_DB_OK:

@@ -25,6 +25,8 @@ PAIRS = [
     ("popular", "static_default", 1.0, "popular vs default-config httpd static", 1.6),
     ("product", "popular", 1.0, "product by id vs popular", 0.45),
     ("balance", "popular", 1.0, "balance vs popular", 0.45),
+    ("product_cached", "popular", 1.0, "product, opt-in read cache, vs popular", 0.45),
+    ("balance_cached", "popular", 1.0, "balance, opt-in read cache, vs popular", 0.45),
     ("product", "static", 1.0, "product by id vs static (same httpd)", 0.6),
     ("balance", "static", 1.0, "balance vs static (same httpd)", 0.6),
     ("charge", "pg_charge", 1.0, "charge vs pgbench charge SQL", 0.6),
@@ -37,7 +39,7 @@ PAIRS = [
 
 # runs in the latency chart, in this order
 LATENCY = ["static", "static_default", "static_nginx", "popular", "product", "products",
-           "balance", "coupon_soldout", "charge", "order_pay", "coupon_issue",
+           "balance", "product_cached", "balance_cached", "coupon_soldout", "charge", "order_pay", "coupon_issue",
            "pg_order_pay", "pg_tpcb"]
 
 

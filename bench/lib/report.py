@@ -62,6 +62,8 @@ ROUTES = [
     ("product", "GET /products/{id}", "static", 0.6, None),
     ("products", "GET /products", "static", None, None),
     ("balance", "GET /users/{id}/points", "static", 0.6, None),
+    ("product_cached", "GET /products/{id}, ShopReadCacheTTL 1s (opt-in)", "static", None, None),
+    ("balance_cached", "GET /users/{id}/points, ShopReadCacheTTL 1s (opt-in)", "static", None, None),
     ("charge", "POST /users/{id}/points/charge", "pg_charge", 0.6, None),
     ("order_pay", "POST .../orders + .../payment (1 op = both)", "pg_order_pay", 0.6, None),
     ("coupon_issue", "POST /users/{id}/coupons, coupons remain", "pg_hot_row", 2.0, None),
@@ -71,6 +73,7 @@ ROUTES = [
 # Statuses each wrk run is expected to see; anything else is "unexpected".
 EXPECTED = {
     "popular": {200}, "product": {200}, "products": {200}, "balance": {200},
+    "product_cached": {200}, "balance_cached": {200},
     "charge": {200}, "order_pay": {200, 201}, "coupon_issue": {201, 409},
     "coupon_soldout": {409}, "static": {200}, "static_default": {200},
     "static_nginx": {200},
@@ -86,6 +89,10 @@ ISSUE11 = [
     ("popular_p99", "popular p99 < 5 ms at 64 connections"),
     ("product_vs_popular", "product by id req/s >= 0.45 x popular req/s"),
     ("balance_vs_popular", "balance req/s >= 0.45 x popular req/s"),
+    ("product_cached_vs_popular", "product by id with the opt-in read cache (ShopReadCacheTTL 1s) "
+                                  "req/s >= 0.45 x popular req/s"),
+    ("balance_cached_vs_popular", "balance with the opt-in read cache (ShopReadCacheTTL 1s) "
+                                  "req/s >= 0.45 x popular req/s"),
     ("relay_vs_payments", "relay events/s >= 2 x payments/s during each order_pay run"),
     ("relay_backlog", "relay backlog bounded: drained to 0 after the last order_pay run "
                       "within the bounded wait"),
@@ -482,6 +489,10 @@ def issue11(routes, ceilings, recs, conns):
     ratio_target("product_vs_popular", "product", "popular", 1.0, 0.45, "req/s",
                  "%(a)s req/s vs popular %(b)s req/s")
     ratio_target("balance_vs_popular", "balance", "popular", 1.0, 0.45, "req/s",
+                 "%(a)s req/s vs popular %(b)s req/s")
+    ratio_target("product_cached_vs_popular", "product_cached", "popular", 1.0, 0.45, "req/s",
+                 "%(a)s req/s vs popular %(b)s req/s")
+    ratio_target("balance_cached_vs_popular", "balance_cached", "popular", 1.0, 0.45, "req/s",
                  "%(a)s req/s vs popular %(b)s req/s")
 
     relay_runs, retry_runs = {}, {}

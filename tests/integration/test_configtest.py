@@ -24,6 +24,8 @@ BAD = [
     ("ShopPlatformDeadAfter five", "ShopPlatformDeadAfter 'five'"),
     ("ShopPlatformConnections 0", "ShopPlatformConnections '0'"),
     ("ShopPlatformConnections 65", "ShopPlatformConnections '65'"),
+    ("ShopReadCacheTTL 2h", "ShopReadCacheTTL"),
+    (VHOST.format(port=1, body="    ShopReadCacheTTL 1s"), "sets ShopReadCacheTTL differently"),
     ('<Location "/api">\n    ShopMount api\n</Location>', "ShopMount must be a URL path"),
     # a vhost on the main server's database shares its jobs: same settings
     (VHOST.format(port=1, body="    ShopPopularWindow 1h"),
@@ -58,6 +60,8 @@ GOOD = [
     "ShopPlatformDeadAfter 100",
     "ShopPlatformConnections 1",
     "ShopPlatformConnections 64",
+    "ShopReadCacheTTL 1s",
+    "ShopReadCacheTTL 0",
     'ShopJobDBParams "host=/tmp dbname=x"',
     # its own database: an independent shop, free to differ
     VHOST.format(port=1, body='    DBDParams "dbname=other"\n    ShopPopularWindow 1h'),

@@ -1,0 +1,125 @@
+/*
+ * The read cache's table: a body is served for its id while its version
+ * holds and its TTL has not run out; a write of the id (or of everything)
+ * stops it; a fill taken before such a write is never served after it; a
+ * busy entry (a filler died mid-copy) only ever misses; ids sharing a slot
+ * never answer for each other.
+ */
+#include "unit.h"
+
+#include "shop_cache.h"
+
+#define SEC apr_time_from_sec(1)
+#define T0 apr_time_from_sec(1800000000)
+
+static char out[SHOP_CACHE_BODY_MAX + 1];
+
+static shop_cache_table *new_table(apr_pool_t *p)
+{
+    return apr_pcalloc(p, sizeof(shop_cache_table));
+}
+
+static int get(const shop_cache_table *t, apr_int64_t id, apr_time_t now)
+{
+    return shop_cache_get(t, id, now, SEC, out, sizeof(out));
+}
+
+static void test_fill_then_hit_until_the_ttl(void **state)
+{
+    shop_cache_table *t = new_table(UNIT_POOL(state));
+    apr_uint64_t v = shop_cache_version(t, 42);
+
+    assert_int_equal(get(t, 42, T0), -1);
+    shop_cache_put(t, 42, v, T0, "{\"balance\":7}", 13);
+    assert_int_equal(get(t, 42, T0 + SEC / 2), 13);
+    assert_string_equal(out, "{\"balance\":7}");
+    assert_int_equal(get(t, 42, T0 + SEC), -1);
+    assert_int_equal(get(t, 42, T0 - 1), -1);      /* clock went back: miss */
+}
+
+static void test_a_write_stops_the_entry(void **state)
+{
+    shop_cache_table *t = new_table(UNIT_POOL(state));
+
+    shop_cache_put(t, 5, shop_cache_version(t, 5), T0, "a", 1);
+    shop_cache_forget(t, 5);
+    assert_int_equal(get(t, 5, T0), -1);
+    shop_cache_put(t, 5, shop_cache_version(t, 5), T0, "b", 1);
+    assert_int_equal(get(t, 5, T0), 1);
+    assert_string_equal(out, "b");
+    shop_cache_forget_all(t);
+    assert_int_equal(get(t, 5, T0), -1);
+}
+
+/* A read that took its version before a write, and filed its (old) body
+ * after the write's forget, must not be served. */
+static void test_fill_racing_a_write_is_never_served(void **state)
+{
+    shop_cache_table *t = new_table(UNIT_POOL(state));
+    apr_uint64_t before_write = shop_cache_version(t, 9);
+
+    shop_cache_forget(t, 9);
+    shop_cache_put(t, 9, before_write, T0, "old", 3);
+    assert_int_equal(get(t, 9, T0), -1);
+
+    before_write = shop_cache_version(t, 9);
+    shop_cache_forget_all(t);
+    shop_cache_put(t, 9, before_write, T0, "old", 3);
+    assert_int_equal(get(t, 9, T0), -1);
+}
+
+static void test_ids_sharing_a_slot(void **state)
+{
+    shop_cache_table *t = new_table(UNIT_POOL(state));
+    apr_int64_t a = 3, b = 3 + SHOP_CACHE_SLOTS;
+
+    shop_cache_put(t, a, shop_cache_version(t, a), T0, "A", 1);
+    assert_int_equal(get(t, b, T0), -1);
+    shop_cache_put(t, b, shop_cache_version(t, b), T0, "B", 1);
+    assert_int_equal(get(t, a, T0), -1);
+    assert_int_equal(get(t, b, T0), 1);
+    assert_string_equal(out, "B");
+}
+
+static void test_busy_entry_misses_and_is_not_filled(void **state)
+{
+    shop_cache_table *t = new_table(UNIT_POOL(state));
+    shop_cache_entry *e = &t->entries[11];
+
+    shop_cache_put(t, 11, shop_cache_version(t, 11), T0, "x", 1);
+    e->seq |= 1u;                       /* a filler died mid-copy */
+    assert_int_equal(get(t, 11, T0), -1);
+    shop_cache_put(t, 11, shop_cache_version(t, 11), T0, "y", 1);
+    assert_int_equal(get(t, 11, T0), -1);
+    assert_int_equal(e->seq & 1u, 1);
+}
+
+static void test_oversized_bodies_are_not_cached(void **state)
+{
+    shop_cache_table *t = new_table(UNIT_POOL(state));
+    char big[SHOP_CACHE_BODY_MAX + 1];
+    char small_out[4];
+
+    memset(big, 'x', sizeof(big));
+    shop_cache_put(t, 1, shop_cache_version(t, 1), T0, big, sizeof(big));
+    assert_int_equal(get(t, 1, T0), -1);
+    shop_cache_put(t, 1, shop_cache_version(t, 1), T0, big, SHOP_CACHE_BODY_MAX);
+    assert_int_equal(get(t, 1, T0), SHOP_CACHE_BODY_MAX);
+    /* a caller's buffer too small for the body: a miss, not an overflow */
+    assert_int_equal(shop_cache_get(t, 1, T0, SEC, small_out, sizeof(small_out)), -1);
+    shop_cache_put(t, 2, shop_cache_version(t, 2), T0, "", 0);
+    assert_int_equal(get(t, 2, T0), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_fill_then_hit_until_the_ttl),
+        UNIT_TEST(test_a_write_stops_the_entry),
+        UNIT_TEST(test_fill_racing_a_write_is_never_served),
+        UNIT_TEST(test_ids_sharing_a_slot),
+        UNIT_TEST(test_busy_entry_misses_and_is_not_filled),
+        UNIT_TEST(test_oversized_bodies_are_not_cached),
+    };
+    return UNIT_RUN("cache", tests);
+}
