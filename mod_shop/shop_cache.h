@@ -26,7 +26,7 @@
 
 #include <apr_time.h>
 
-#define SHOP_CACHE_SLOTS 8192
+#define SHOP_CACHE_SLOTS 16384
 #define SHOP_CACHE_BODY_MAX 232         /* an entry is 256 bytes */
 
 typedef struct {
