@@ -46,7 +46,8 @@ LATENCY = ["static", "static_default", "static_nginx", "popular", "product", "pr
 def run_of(res, name, c):
     c = str(c)
     if name in ("relay", "payments"):
-        r = res["routes"].get("order_pay", {}).get("runs", {}).get(c, {}).get("relay")
+        route = "order_pay_relay" if res["routes"].get("order_pay_relay") else "order_pay"
+        r = res["routes"].get(route, {}).get("runs", {}).get(c, {}).get("relay")
         if not r:
             return None
         return r["events_per_s" if name == "relay" else "payments_per_s"]
