@@ -19,8 +19,11 @@ import pytest
 from shopclient import charge, new_product, new_user, parallel, request, wait_until
 
 TIMEOUT = 1.0         # ShopPlatformTimeout, seconds
+# One relay thread sending one event at a time (ShopPlatformConnections 1):
+# the timing these tests reason about (a batch sent in turn, two relays
+# contending for bursts of events). Parallel sends: test_relay_parallel.py.
 CONF = ("ShopPlatformURL {url}\nShopPlatformTimeout 1\nShopPlatformRetryMax 2\n"
-        "LogLevel warn shop:info\n")
+        "ShopPlatformConnections 1\nLogLevel warn shop:info\n")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 PAID_KEYS = {"event_id", "type", "order_id", "sequence", "user_id", "items",

@@ -1,11 +1,12 @@
 """The relay sends up to ShopPlatformConnections events at once (issue 11).
 
-One extra httpd relays to the test's receiver with ShopPlatformConnections 3;
-the receiver holds every POST for 300 ms, so sends of one batch overlap in
-time. The receiver records when each request arrived and was answered: at
-most 3 may be in flight together, more than one must be, and the two events
-of one order never overlap (the second is sent only after the first is
-delivered).
+One extra httpd relays to the test's receiver with ShopPlatformConnections 8
+(two per relay thread: a batch of two events or more is sent in parallel
+by its thread whichever thread leases it); the receiver holds every POST
+for 300 ms, so sends of one batch overlap in time. The receiver records when
+each request arrived and was answered: at most 8 may be in flight together,
+more than one must be, and the two events of one order never overlap (the
+second is sent only after the first is delivered).
 """
 
 import uuid
@@ -15,7 +16,7 @@ import pytest
 from shopclient import charge, new_product, new_user, parallel, request, wait_until
 from test_relay import LEASABLE_SQL, check_retries_only, outbox
 
-CONNECTIONS = 3
+CONNECTIONS = 8
 HOLD = 0.3
 CONF = ("ShopPlatformURL {url}\nShopPlatformTimeout 2\nShopPlatformRetryMax 2\n"
         f"ShopPlatformConnections {CONNECTIONS}\nLogLevel warn shop:info\n")
