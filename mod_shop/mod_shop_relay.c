@@ -111,6 +111,29 @@ static void record_deliveries(relay_batch_state *b)
     PQclear(shop_job_query(&b->rj->job, SQL_JOB_RELAY_DELIVERED, params));
 }
 
+/*
+ * What is left of the batch.  After a transport failure (the receiver is
+ * likely down) it waits for its lease to run out, a backoff.  Left because
+ * the sending time of the lease was used up (a slow receiver), it is due
+ * again at once: waiting out the lease would idle the relay for seconds.
+ */
+static void release_unsent(relay_batch_state *b)
+{
+    apr_array_header_t *ids;
+    const char *params[1];
+    int row, n = PQntuples(b->leased);
+
+    if (b->transport_failed || b->next >= n) {
+        return;
+    }
+    ids = apr_array_make(b->p, n - b->next, sizeof(const char *));
+    for (row = b->next; row < n; row++) {
+        APR_ARRAY_PUSH(ids, const char *) = PQgetvalue(b->leased, row, 0);
+    }
+    params[0] = apr_pstrcat(b->p, "{", apr_array_pstrcat(b->p, ids, ','), "}", NULL);
+    PQclear(shop_job_query(&b->rj->job, SQL_JOB_RELAY_RELEASE, params));
+}
+
 /* Starts the POST of the batch's next event on free handle k. */
 static int start_send(relay_batch_state *b, int k)
 {
@@ -241,8 +264,7 @@ static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
         }
     }
     record_deliveries(&b);
-    /* What is left of the batch (after a transport failure: the receiver is
-     * likely down) waits for its lease to run out. */
+    release_unsent(&b);
     PQclear(b.leased);
     return b.next < n ? -1 : n;
 }

@@ -200,6 +200,10 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
         "UPDATE outbox o SET delivered_at = now(), attempts = o.attempts + 1,"
         " last_error = NULL, last_status = d.status"
         "  FROM unnest($1::bigint[], $2::int[]) AS d (id, status) WHERE o.id = d.id", 2},
+    /* Leased events a batch did not get to send: due again at once. */
+    [SQL_JOB_RELAY_RELEASE] = {"shop_job_relay_release",
+        "UPDATE outbox SET next_attempt_at = now()"
+        " WHERE id = ANY ($1::bigint[]) AND delivered_at IS NULL", 1},
     [SQL_JOB_RELAY_FAILED] = {"shop_job_relay_failed",
         "UPDATE outbox SET attempts = attempts + 1, last_error = $2::text,"
         " last_status = $4::int, refusals = refusals + $5::int,"

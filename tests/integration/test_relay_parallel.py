@@ -9,6 +9,7 @@ more than one must be, and the two events of one order never overlap (the
 second is sent only after the first is delivered).
 """
 
+import time
 import uuid
 
 import pytest
@@ -33,7 +34,8 @@ def max_in_flight(hits):
     return peak
 
 
-def paid_and_cancelled(base):
+def paid(base):
+    """A new user's paid order: (user id, order id)."""
     uid = new_user(base, "par")
     pid = new_product(base, f"par-{uuid.uuid4().hex[:8]}", 100, 10)
     assert charge(base, uid, 100).status == 200
@@ -43,24 +45,35 @@ def paid_and_cancelled(base):
     oid = r.json["order_id"]
     r = request("POST", f"{base}/users/{uid}/orders/{oid}/payment")
     assert r.status == 200, r
+    return uid, oid
+
+
+def paid_and_cancelled(base):
+    uid, oid = paid(base)
     r = request("POST", f"{base}/users/{uid}/orders/{oid}/cancel")
     assert r.status == 200, r
     return oid
 
 
 @pytest.fixture
-def slow_receiver(rx):
+def receiver(rx):
     rx.start()
-    rx.hang(HOLD)
+    rx.ok()
     yield rx
     rx.ok()
 
 
-def test_sends_overlap_up_to_the_limit_and_keep_each_orders_order(stack, slow_receiver):
-    rx = slow_receiver
+def drained(stack):
+    """The session's backlog sent (at full speed) before the receiver slows."""
+    wait_until(lambda: stack.psql(LEASABLE_SQL) == "0", 60,
+               "the outbox backlog drained by the relay", interval=0.2)
+
+
+def test_sends_overlap_up_to_the_limit_and_keep_each_orders_order(stack, receiver):
+    rx = receiver
     with stack.httpd(CONF.format(url=rx.url("/events/p")), "relay-par") as inst:
-        wait_until(lambda: stack.psql(LEASABLE_SQL) == "0", 60,
-                   "the outbox backlog drained by the relay", interval=0.2)
+        drained(stack)
+        rx.hang(HOLD)
         oids = [o for batch in parallel(4, lambda i: [paid_and_cancelled(inst.base)
                                                        for _ in range(3)])
                 for o in batch]
@@ -79,3 +92,27 @@ def test_sends_overlap_up_to_the_limit_and_keep_each_orders_order(stack, slow_re
                                  key=lambda h: h.start)
         assert paid.json["type"] == "ORDER_PAID" and cancelled.json["type"] == "ORDER_CANCELLED"
         assert paid.end <= cancelled.start, (paid, cancelled)
+
+
+def test_a_slow_receiver_gets_the_rest_of_a_batch_without_waiting_for_the_lease(stack, receiver):
+    """One send at a time, 0.4 s each, ShopPlatformTimeout 1: a batch of 10
+    due events starts only the sends that fit in its first second. The rest
+    is due again at once (not after the 4 s lease): all 10 arrive in about
+    6 s, where waiting out the leases took about 12 s."""
+    rx = receiver
+    conf = ("ShopPlatformURL {url}\nShopPlatformTimeout 1\nShopPlatformRetryMax 2\n"
+            "ShopPlatformConnections 1\nLogLevel warn shop:info\n")
+    with stack.httpd(conf.format(url=rx.url("/events/s")), "relay-drain"):
+        drained(stack)
+    oids = [paid(stack.base)[1] for _ in range(10)]    # due together, no relay running
+    rx.hang(0.4)
+    with stack.httpd(conf.format(url=rx.url("/events/s")), "relay-slow"):
+        started = time.monotonic()
+
+        def delivered():
+            rows = outbox(stack, oids)
+            return rows if len(rows) == 10 and all(r["delivered"] for r in rows) else None
+        wait_until(delivered, 30, "delivery of the 10 events", interval=0.1)
+        took = time.monotonic() - started
+    assert took < 9.5, f"10 events took {took:.1f} s: the unsent rest waited for its lease"
+    check_retries_only([h for h in rx.for_orders(oids) if h.end is not None])
