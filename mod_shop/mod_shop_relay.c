@@ -98,6 +98,12 @@ static void record_failure(shop_job *job, apr_pool_t *p, const char *id,
     PQclear(res);
 }
 
+/* Numbers (strings) as a PostgreSQL array literal: {1,2,3}. */
+static const char *pg_array(apr_pool_t *p, const apr_array_header_t *values)
+{
+    return apr_pstrcat(p, "{", apr_array_pstrcat(p, values, ','), "}", NULL);
+}
+
 /* The batch's deliveries in one statement: one commit, not one per event. */
 static void record_deliveries(relay_batch_state *b)
 {
@@ -106,8 +112,8 @@ static void record_deliveries(relay_batch_state *b)
     if (b->ids->nelts == 0) {
         return;
     }
-    params[0] = apr_pstrcat(b->p, "{", apr_array_pstrcat(b->p, b->ids, ','), "}", NULL);
-    params[1] = apr_pstrcat(b->p, "{", apr_array_pstrcat(b->p, b->statuses, ','), "}", NULL);
+    params[0] = pg_array(b->p, b->ids);
+    params[1] = pg_array(b->p, b->statuses);
     PQclear(shop_job_query(&b->rj->job, SQL_JOB_RELAY_DELIVERED, params));
 }
 
@@ -130,7 +136,7 @@ static void release_unsent(relay_batch_state *b)
     for (row = b->next; row < n; row++) {
         APR_ARRAY_PUSH(ids, const char *) = PQgetvalue(b->leased, row, 0);
     }
-    params[0] = apr_pstrcat(b->p, "{", apr_array_pstrcat(b->p, ids, ','), "}", NULL);
+    params[0] = pg_array(b->p, ids);
     PQclear(shop_job_query(&b->rj->job, SQL_JOB_RELAY_RELEASE, params));
 }
 

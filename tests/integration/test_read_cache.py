@@ -37,6 +37,14 @@ def product(base, stock=100, price=500):
     return new_product(base, f"rc-{uuid.uuid4().hex[:8]}", price, stock)
 
 
+def order(base, uid, pid, qty):
+    """An order of qty x product pid for uid: its id."""
+    r = request("POST", f"{base}/users/{uid}/orders",
+                {"items": [{"product_id": pid, "quantity": qty}]})
+    assert r.status == 201, r
+    return r.json["order_id"]
+
+
 def test_off_by_default(stack):
     pid = product(stack.base)
     for _ in range(3):
@@ -60,12 +68,10 @@ def test_order_and_cancel_are_seen_at_once(cached):
     assert charge(base, uid, 5000).status == 200
     get(f"{base}/products/{pid}")
     assert hit(get(f"{base}/products/{pid}"))
-    r = request("POST", f"{base}/users/{uid}/orders",
-                {"items": [{"product_id": pid, "quantity": 3}]})
-    assert r.status == 201, r
+    oid = order(base, uid, pid, 3)
     assert get(f"{base}/products/{pid}").json["stock"] == 7
     assert hit(get(f"{base}/products/{pid}"))
-    r = request("POST", f"{base}/users/{uid}/orders/{r.json['order_id']}/cancel")
+    r = request("POST", f"{base}/users/{uid}/orders/{oid}/cancel")
     assert r.status == 200, r
     assert get(f"{base}/products/{pid}").json["stock"] == 10
 
@@ -77,9 +83,8 @@ def test_payment_and_charge_are_seen_at_once(cached):
     assert charge(base, uid, 1000).status == 200
     assert get(f"{base}/users/{uid}/points").json["balance"] == 1000
     assert hit(get(f"{base}/users/{uid}/points"))
-    r = request("POST", f"{base}/users/{uid}/orders",
-                {"items": [{"product_id": pid, "quantity": 1}]})
-    r = request("POST", f"{base}/users/{uid}/orders/{r.json['order_id']}/payment")
+    oid = order(base, uid, pid, 1)
+    r = request("POST", f"{base}/users/{uid}/orders/{oid}/payment")
     assert r.status == 200, r
     assert get(f"{base}/users/{uid}/points").json["balance"] == 300
     assert charge(base, uid, 50).status == 200
@@ -101,9 +106,7 @@ def test_expired_orders_stock_is_seen_within_the_ttl(cached):
     base = cached.base
     uid = new_user(base, "rc")
     pid = product(base, stock=4)
-    r = request("POST", f"{base}/users/{uid}/orders",
-                {"items": [{"product_id": pid, "quantity": 4}]})
-    assert r.status == 201, r
+    order(base, uid, pid, 4)
     assert get(f"{base}/products/{pid}").json["stock"] == 0
     assert hit(get(f"{base}/products/{pid}"))
     wait_until(lambda: get(f"{base}/products/{pid}").json["stock"] == 4, 1 + TTL + 1,
