@@ -7,10 +7,14 @@
 - Retention: delivered outbox events past ShopOutboxRetention and sales
   ledger lines past ShopSalesRetention are purged by the jobs in batches,
   while undelivered events and sales still inside the retention stay.
+- The coupon reads' JSON functions are inlined into the module's statements
+  (migration 009): a LANGUAGE sql function that is not is planned again on
+  every call, which halved those routes' rate.
 """
 
 import re
 import subprocess
+from pathlib import Path
 import threading
 import time
 
@@ -232,3 +236,47 @@ def test_the_claim_reads_free_slots_only_in_the_generic_plan(stack):
     assert len(claims) == 8, r.stderr
     for plan in claims:
         assert "coupon_slots_free" in plan and "coupon_slots_pkey" not in plan, plan
+
+
+SQL_C = Path(__file__).resolve().parents[2] / "mod_shop" / "mod_shop_sql.c"
+
+
+def module_statement(name):
+    """The text of one of the module's statements, as mod_shop_sql.c has it."""
+    src = SQL_C.read_text()
+    m = re.search(r'\[' + name + r'\]\s*=\s*\{"\w+",\s*((?:"(?:[^"\\]|\\.)*"\s*)+),\s*(\d+)\}', src)
+    assert m, name
+    text = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1))).replace('\\"', '"')
+    return text, int(m.group(2))
+
+
+def test_the_coupon_reads_plan_no_function_call(stack):
+    """GET /coupons/{id}, a user's coupons, an order's usable coupons and the
+    sold-out answer: the functions that build their JSON (or judge SOLD_OUT)
+    are inlined, so the plan of the prepared statement names none of them.
+    Before migration 009 each was a LANGUAGE sql function with a sub-select
+    or a FROM clause, planned again per call."""
+    for name in ("SQL_COUPON_GET", "SQL_USER_COUPONS", "SQL_ORDER_COUPONS",
+                 "SQL_COUPON_PLAINLY_SOLD_OUT"):
+        text, nparams = module_statement(name)
+        args = ", ".join(["1"] * nparams)
+        plan = stack.psql(f"PREPARE s AS {text}; EXPLAIN (VERBOSE, COSTS OFF) EXECUTE s({args})")
+        for fn in ("shop_coupon_json", "shop_user_coupon_json", "shop_plainly_sold_out"):
+            assert fn not in plan, f"{name} calls {fn}, not inlined:\n{plan}"
+
+
+def test_the_old_json_signatures_still_answer_the_same(stack):
+    """A module of the previous release (during an upgrade) still calls
+    shop_coupon_json(c) and shop_user_coupon_json(uc, c, amount): both exist
+    after 009 and give what the new forms give."""
+    c = new_campaign(stack, total_quantity=5)
+    uid = funded_user(stack, 0)
+    issued(stack, uid, c["id"])
+    same = rows(stack, f"""
+        SELECT shop_coupon_json(c)::text = shop_coupon_json(c, 1)::text,
+               shop_user_coupon_json(uc, c, NULL)::text = shop_user_coupon_json(uc, c)::text,
+               shop_user_coupon_json(uc, c, 700)::jsonb
+                   = shop_user_coupon_json(uc, c)::jsonb || '{{"discount_amount": 700}}'
+          FROM user_coupons uc JOIN coupons c ON c.id = uc.coupon_id
+         WHERE uc.user_id = {uid} AND c.id = {c['id']}""")
+    assert same == [["t", "t", "t"]]
