@@ -36,7 +36,7 @@ extern module AP_MODULE_DECLARE_DATA shop_module;
 /* ---- configuration (mod_shop_config.c) -------------------------------- */
 
 #define SHOP_UNSET -1
-#define SHOP_PLATFORM_CONNECTIONS_MAX 64   /* ShopPlatformConnections */
+#define SHOP_PLATFORM_CONNECTIONS_MAX 256  /* ShopPlatformConnections */
 
 typedef enum { SHOP_AUTH_UNSET = -1, SHOP_AUTH_NONE = 0, SHOP_AUTH_REMOTE_USER } shop_auth_mode;
 

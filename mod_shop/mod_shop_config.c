@@ -117,7 +117,7 @@ void shop_srv_cfg_defaults(shop_srv_cfg *c)
     DEFAULT(platform_timeout, 5 * SEC);
     DEFAULT(platform_retry_max, 300 * SEC);
     DEFAULT(platform_dead_after, 5);
-    DEFAULT(platform_connections, 32);
+    DEFAULT(platform_connections, 64);
     DEFAULT(read_cache_ttl, 0);
     DEFAULT(db_probe_interval, 250000);
     DEFAULT(user_auth, SHOP_AUTH_NONE);
@@ -283,7 +283,7 @@ const command_rec shop_cmds[] = {
     VALUE("ShopPlatformRetryMax", spec_pf_retry_max, "longest backoff between deliveries, default 5m"),
     VALUE("ShopPlatformDeadAfter", spec_pf_dead_after, "permanent refusals (HTTP 4xx but 408/429) of an event before it is parked as dead, default 5"),
     VALUE("ShopReadCacheTTL", spec_read_cache, "0 (off, the default) or how long a cached product or balance may be served at most; writes through this httpd invalidate at once"),
-    VALUE("ShopPlatformConnections", spec_pf_connections, "events the relay sends at once, each on its own keep-alive connection, 1-64, default 32"),
+    VALUE("ShopPlatformConnections", spec_pf_connections, "events the relay sends at once, each on its own keep-alive connection, 1-256, default 64"),
     VALUE("ShopDBProbeInterval", spec_db_probe, "while the database is unreachable, how often each child checks whether it is back, default 250ms"),
     AP_INIT_TAKE1("ShopPlatformURL", set_platform_url, NULL, RSRC_CONF,
                   "URL that receives order events; unset keeps them in the outbox"),
