@@ -880,6 +880,11 @@ def relay_summary(res):
                        "{:,}".format(k["received"]), "{:,}".format(k["distinct_keys"]),
                        k["duplicates"], "{:,}".format(k["delivered_since_mark"]),
                        k["delivered_not_received"]))
+    nice = res.get("config", {}).get("receiver_nice")
+    if nice:
+        out.append("The receiver (nginx) ran at nice %d during the order_pay runs: it stands in "
+                   "for a data platform on its own machine, which would not compete with the "
+                   "load for these cores (bench/run, receiver_priority)." % nice)
     tot, since = t["order_pay_runs_total"], t["since_first_order_pay_run"]
     if t["runs"]:
         out.append("Deadlocks / serialization failures / mod_shop retries in the order_pay runs: "
