@@ -104,17 +104,37 @@ static const char *pg_array(apr_pool_t *p, const apr_array_header_t *values)
     return apr_pstrcat(p, "{", apr_array_pstrcat(p, values, ','), "}", NULL);
 }
 
-/* The batch's deliveries in one statement: one commit, not one per event. */
-static void record_deliveries(relay_batch_state *b)
-{
-    const char *params[2];
+/*
+ * Deliveries not yet recorded, as PostgreSQL array literals of ids and
+ * HTTP statuses ("{}" when none).  A full batch leaves its deliveries to
+ * the next batch's lease statement, which records them; anything else
+ * records them at once.
+ */
+typedef struct {
+    const char *ids;
+    const char *statuses;
+} relay_carry;
 
-    if (b->ids->nelts == 0) {
-        return;
+static const relay_carry no_deliveries = { "{}", "{}" };
+
+/* Deliveries in one statement: one commit, not one per event. */
+static void record_carried(shop_job *job, relay_carry *carry)
+{
+    const char *params[2] = { carry->ids, carry->statuses };
+
+    if (strcmp(carry->ids, "{}") != 0) {
+        PQclear(shop_job_query(job, SQL_JOB_RELAY_DELIVERED, params));
     }
-    params[0] = pg_array(b->p, b->ids);
-    params[1] = pg_array(b->p, b->statuses);
-    PQclear(shop_job_query(&b->rj->job, SQL_JOB_RELAY_DELIVERED, params));
+    *carry = no_deliveries;
+}
+
+static relay_carry batch_deliveries(const relay_batch_state *b)
+{
+    relay_carry c;
+
+    c.ids = pg_array(b->p, b->ids);
+    c.statuses = pg_array(b->p, b->statuses);
+    return c;
 }
 
 /*
@@ -227,19 +247,23 @@ static void start_sends(relay_batch_state *b, apr_time_t started)
 
 /*
  * Sends one leased batch; returns how many events it leased (0: nothing
- * due), or -1 when it had to stop early.  Sends start only during the
- * first timeout of the lease, so each ends before the lease does and a
- * crashed relay's events come back within seconds.  The deliveries are
- * recorded together after the sends: a relay that dies before that sends
- * them again, which the receiver's Idempotency-Key check absorbs, as for
- * any retry.  A batch never holds two events of one order (the lease takes
- * an order's next event only once the one before it is delivered), so
+ * due), or -1 when it had to stop early.  The lease statement first
+ * records *carry, the previous full batch's deliveries.  Sends start only
+ * during the first timeout of the lease, so each ends before the lease
+ * does and a crashed relay's events come back within seconds.  The
+ * deliveries are recorded together after the sends (by the next lease when
+ * this batch was full): a relay that dies before that sends them again,
+ * which the receiver's Idempotency-Key check absorbs, as for any retry.  A
+ * batch never holds two events of one order (the lease takes an order's
+ * next event only once the one before it is recorded delivered), so
  * sending them at once and recording them later keeps each order's order.
  */
-static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
+static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc,
+                       relay_carry *carry)
 {
-    const char *params[2] = { RELAY_BATCH,
-                              shop_i64(p, 2 * sc->platform_timeout + apr_time_from_sec(2)) };
+    const char *params[4] = { RELAY_BATCH,
+                              shop_i64(p, 2 * sc->platform_timeout + apr_time_from_sec(2)),
+                              carry->ids, carry->statuses };
     apr_time_t started = apr_time_now();
     relay_batch_state b;
     CURLMsg *msg;
@@ -247,8 +271,10 @@ static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
 
     memset(&b, 0, sizeof(b));
     if ((b.leased = shop_job_query(&rj->job, SQL_JOB_RELAY_LEASE, params)) == NULL) {
+        record_carried(&rj->job, carry);    /* the lease failed, maybe not the record */
         return -1;
     }
+    *carry = no_deliveries;
     n = PQntuples(b.leased);
     b.rj = rj;
     b.p = p;
@@ -269,8 +295,11 @@ static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc)
             curl_multi_poll(rj->multi, NULL, 0, 100, NULL);
         }
     }
-    record_deliveries(&b);
-    release_unsent(&b);
+    *carry = batch_deliveries(&b);
+    if (n < atoi(RELAY_BATCH) || b.next < n) {
+        record_carried(&rj->job, carry);
+        release_unsent(&b);
+    }
     PQclear(b.leased);
     return b.next < n ? -1 : n;
 }
@@ -280,15 +309,17 @@ static void relay_run(shop_job *job, apr_pool_t *p)
 {
     const shop_srv_cfg *sc = job->sc;
     apr_time_t started = apr_time_now();
+    relay_carry carry = no_deliveries;
     int leased;
 
     if (sc->platform_url == NULL) {
         return;
     }
     do {
-        leased = relay_batch((relay_job *)job, p, sc);
+        leased = relay_batch((relay_job *)job, p, sc, &carry);
     } while (leased == atoi(RELAY_BATCH)
              && apr_time_now() - started < apr_time_from_sec(1));
+    record_carried(job, &carry);    /* the last full batch's */
 }
 
 /* Runs in the jobs process before its threads start (curl_global_init

@@ -7,6 +7,10 @@ for 300 ms, so sends of one batch overlap in time. The receiver records when
 each request arrived and was answered: at most 8 may be in flight together,
 more than one must be, and the two events of one order never overlap (the
 second is sent only after the first is delivered).
+
+Full batches (200 events) leave their deliveries to the statement that
+leases the next batch; a backlog of several batches checks that every
+delivery is still recorded, once.
 """
 
 import time
@@ -14,6 +18,7 @@ import time
 import pytest
 
 from shopclient import parallel, request, wait_until
+from test_orders import bulk_users
 from test_relay import check_retries_only, drain_backlog, outbox, paid_order
 
 CONNECTIONS = 8
@@ -101,3 +106,28 @@ def test_a_slow_receiver_gets_the_rest_of_a_batch_without_waiting_for_the_lease(
     # send follows within a tick (250 ms) plus the batch's bookkeeping.
     gaps = [b.start - a.end for a, b in zip(hits, hits[1:])]
     assert max(gaps) < 2.0, f"a {max(gaps):.1f} s pause between sends: {gaps}"
+
+
+def test_full_batches_are_recorded_once_by_the_next_lease(stack, receiver):
+    """1,000 events due at once: full batches of 200, whose deliveries the
+    next lease statement records (the last full one's when the tick ends).
+    Every event must end up delivered after exactly one POST: a delivery
+    left unrecorded would be sent again once its lease ran out."""
+    rx = receiver
+    with stack.httpd(CONF.format(url=rx.url("/events/f")), "relay-full"):
+        drain_backlog(stack)
+        uid = bulk_users(stack, 1, "fullbatch")[0]
+        stack.psql(f"INSERT INTO orders (user_id, status, total_amount, paid_amount, paid_at)"
+                   f" SELECT {uid}, 'PAID', 100, 100, now() FROM generate_series(1, 1000)")
+        oids = [int(x) for x in stack.psql(
+            f"WITH e AS (SELECT o.id, shop_event('ORDER_PAID', o) FROM orders o"
+            f" WHERE o.user_id = {uid}) SELECT id FROM e ORDER BY id").split()]
+        assert len(oids) == 1000
+
+        def delivered():
+            rows = outbox(stack, oids)
+            return rows if len(rows) == 1000 and all(r["delivered"] for r in rows) else None
+        rows = wait_until(delivered, 60, "delivery of the 1,000 events", interval=0.2)
+        assert {r["attempts"] for r in rows} == {1}
+    hits = [h for h in rx.for_orders(oids) if h.end is not None]
+    assert sorted(h.event_id for h in hits) == sorted(r["event_id"] for r in rows)
