@@ -25,7 +25,7 @@
 #include "mod_shop.h"
 
 #define RELAY_TICK apr_time_from_msec(250)
-#define RELAY_BATCH "200"
+#define RELAY_BATCH 200            /* events per lease */
 /* Relay threads per shop, each with its own database connection and its
  * share of ShopPlatformConnections.  The lease keeps them apart (SKIP
  * LOCKED) and keeps each order's events in order across them.  Under a
@@ -261,7 +261,7 @@ static void start_sends(relay_batch_state *b, apr_time_t started)
 static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc,
                        relay_carry *carry)
 {
-    const char *params[4] = { RELAY_BATCH,
+    const char *params[4] = { APR_STRINGIFY(RELAY_BATCH),
                               shop_i64(p, 2 * sc->platform_timeout + apr_time_from_sec(2)),
                               carry->ids, carry->statuses };
     apr_time_t started = apr_time_now();
@@ -296,7 +296,7 @@ static int relay_batch(relay_job *rj, apr_pool_t *p, const shop_srv_cfg *sc,
         }
     }
     *carry = batch_deliveries(&b);
-    if (n < atoi(RELAY_BATCH) || b.next < n) {
+    if (n < RELAY_BATCH || b.next < n) {
         record_carried(&rj->job, carry);
         release_unsent(&b);
     }
@@ -317,7 +317,7 @@ static void relay_run(shop_job *job, apr_pool_t *p)
     }
     do {
         leased = relay_batch((relay_job *)job, p, sc, &carry);
-    } while (leased == atoi(RELAY_BATCH)
+    } while (leased == RELAY_BATCH
              && apr_time_now() - started < apr_time_from_sec(1));
     record_carried(job, &carry);    /* the last full batch's */
 }

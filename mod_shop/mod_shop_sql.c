@@ -5,6 +5,14 @@
  */
 #include "mod_shop.h"
 
+/* The relay's record of a batch's deliveries, given the parameters that
+ * hold the ids and the HTTP statuses (arrays): alone, or in the next lease. */
+#define RELAY_RECORD(ids, statuses) \
+    "UPDATE outbox o SET delivered_at = now(), attempts = o.attempts + 1," \
+    " last_error = NULL, last_status = d.status" \
+    "  FROM unnest(" ids "::bigint[], " statuses "::int[]) AS d (id, status)" \
+    " WHERE o.id = d.id"
+
 static const shop_sql_def sql_defs[SQL__COUNT] = {
     [SQL_USER_BALANCE] = {"shop_user_balance",
         "SELECT balance FROM users WHERE id = $1::bigint", 1},
@@ -209,11 +217,7 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
      * the snapshot from before that record, so an order's next event waits
      * for the statement after it (ordering as before). */
     [SQL_JOB_RELAY_LEASE] = {"shop_job_relay_lease",
-        "WITH delivered AS (UPDATE outbox o SET delivered_at = now(),"
-        "                          attempts = o.attempts + 1, last_error = NULL,"
-        "                          last_status = d.status"
-        "                     FROM unnest($3::bigint[], $4::int[]) AS d (id, status)"
-        "                    WHERE o.id = d.id)"
+        "WITH delivered AS (" RELAY_RECORD("$3", "$4") ")"
         " UPDATE outbox o SET next_attempt_at = now() + $2::bigint * interval '1 microsecond'"
         "  FROM (SELECT id FROM outbox x WHERE delivered_at IS NULL AND dead_at IS NULL"
         "          AND next_attempt_at <= now()"
@@ -222,10 +226,7 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
         "          ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED) due"
         " WHERE o.id = due.id RETURNING o.id, o.event_id, o.payload::text, o.attempts", 4},
     /* One statement (one commit) for a batch's deliveries: $1 ids, $2 statuses. */
-    [SQL_JOB_RELAY_DELIVERED] = {"shop_job_relay_delivered",
-        "UPDATE outbox o SET delivered_at = now(), attempts = o.attempts + 1,"
-        " last_error = NULL, last_status = d.status"
-        "  FROM unnest($1::bigint[], $2::int[]) AS d (id, status) WHERE o.id = d.id", 2},
+    [SQL_JOB_RELAY_DELIVERED] = {"shop_job_relay_delivered", RELAY_RECORD("$1", "$2"), 2},
     /* Leased events a batch did not get to send: due again at once. */
     [SQL_JOB_RELAY_RELEASE] = {"shop_job_relay_release",
         "UPDATE outbox SET next_attempt_at = now()"
