@@ -54,18 +54,19 @@ int shop_cache_answer(shop_req *q, shop_cache_kind kind, apr_int64_t id,
                       apr_uint64_t *version)
 {
     shop_cache_table *t = table_of(q, kind);
-    char body[SHOP_CACHE_BODY_MAX + 1];
+    char *body;
 
     if (t == NULL) {
         return 0;
     }
     *version = shop_cache_version(t, id);
+    body = apr_palloc(q->r->pool, SHOP_CACHE_BODY_MAX + 1);
     if (shop_cache_get(t, id, apr_time_now(), q->sc->read_cache_ttl,
-                       body, sizeof(body)) < 0) {
+                       body, SHOP_CACHE_BODY_MAX + 1) < 0) {
         return 0;
     }
     apr_table_setn(q->r->headers_out, "X-Shop-Cache", "hit");
-    shop_send_json(q->r, 200, apr_pstrdup(q->r->pool, body));
+    shop_send_json(q->r, 200, body);
     return 1;
 }
 
