@@ -1,8 +1,8 @@
 /*
  * Orders and payment (주문-결제): create, read, list, the coupons usable on
  * an order, pay, cancel.  Each write is one SQL function call, one
- * transaction; sql/migrations/002_orders_coupons.sql holds the logic and
- * its lock order.
+ * transaction; sql/functions/shop_create_order.sql and its siblings hold
+ * the logic, sql/migrations/002_orders_coupons.sql the lock order.
  */
 #include "mod_shop.h"
 #include "shop_order.h"

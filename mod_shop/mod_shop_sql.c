@@ -89,7 +89,7 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
         " WHERE user_id = $1::bigint AND route = $2::text AND key = $3::text", 5},
 
     /* Orders and coupons: the transactions live in SQL functions
-     * (sql/migrations/002_orders_coupons.sql), one round trip each. */
+     * (sql/functions/<name>.sql), one round trip each. */
     [SQL_ORDER_CREATE] = {"shop_order_create",
         "SELECT outcome, detail FROM shop_create_order($1::bigint, $2::bigint[],"
         " $3::bigint[], $4::bigint * interval '1 microsecond')", 4},

@@ -2,10 +2,7 @@
 -- and the Idempotency-Key store shared by every POST route.
 -- Applied once, in one transaction, by `scripts/shopctl migrate`.
 
--- Times leave the database in RFC 3339 UTC, whole seconds.
-CREATE FUNCTION shop_ts(t timestamptz) RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE
-    AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') $$;
+-- (function shop_ts: sql/functions/shop_ts.sql)
 
 CREATE TABLE users (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -20,56 +20,15 @@ CREATE TABLE sales (
 CREATE INDEX sales_paid_at ON sales (paid_at) INCLUDE (product_id, quantity);
 CREATE INDEX sales_order_id ON sales (order_id);
 
--- An order's lines enter or leave the ledger with its PAID status.
-CREATE FUNCTION shop_sales_follow_order() RETURNS trigger
-    LANGUAGE plpgsql
-AS $$
-BEGIN
-    -- Rebuilt, never patched: the trigger on order_items may already have
-    -- added lines when both tables were written in one statement.
-    DELETE FROM sales WHERE order_id = NEW.id;
-    IF NEW.status = 'PAID' AND NEW.paid_at IS NOT NULL THEN
-        INSERT INTO sales (order_id, product_id, quantity, paid_at)
-        SELECT NEW.id, product_id, quantity, NEW.paid_at
-          FROM order_items WHERE order_id = NEW.id;
-    END IF;
-    RETURN NULL;
-END
-$$;
+-- (function shop_sales_follow_order: sql/functions/shop_sales_follow_order.sql)
 
-CREATE TRIGGER sales_follow_new_order
-    AFTER INSERT ON orders
-    FOR EACH ROW WHEN (NEW.status = 'PAID')
-    EXECUTE FUNCTION shop_sales_follow_order();
+-- (trigger shop_sales_follow_order: sql/functions/shop_sales_follow_order.sql)
 
-CREATE TRIGGER sales_follow_order
-    AFTER UPDATE OF status, paid_at ON orders
-    FOR EACH ROW
-    WHEN ((OLD.status = 'PAID' OR NEW.status = 'PAID')
-          AND (OLD.status IS DISTINCT FROM NEW.status
-               OR OLD.paid_at IS DISTINCT FROM NEW.paid_at))
-    EXECUTE FUNCTION shop_sales_follow_order();
+-- (trigger shop_sales_follow_order: sql/functions/shop_sales_follow_order.sql)
 
--- A line added to an order that is already PAID (bulk loads write the
--- order first, then its lines) enters the ledger at once.
-CREATE FUNCTION shop_sales_follow_line() RETURNS trigger
-    LANGUAGE plpgsql
-AS $$
-BEGIN
-    INSERT INTO sales (order_id, product_id, quantity, paid_at)
-    SELECT o.id, NEW.product_id, NEW.quantity, o.paid_at
-      FROM orders o
-     WHERE o.id = NEW.order_id AND o.status = 'PAID' AND o.paid_at IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM sales s
-                        WHERE s.order_id = NEW.order_id
-                          AND s.product_id = NEW.product_id);
-    RETURN NULL;
-END
-$$;
+-- (function shop_sales_follow_line: sql/functions/shop_sales_follow_line.sql)
 
-CREATE TRIGGER sales_follow_line
-    AFTER INSERT ON order_items
-    FOR EACH ROW EXECUTE FUNCTION shop_sales_follow_line();
+-- (trigger shop_sales_follow_line: sql/functions/shop_sales_follow_line.sql)
 
 INSERT INTO sales (order_id, product_id, quantity, paid_at)
 SELECT o.id, i.product_id, i.quantity, o.paid_at

@@ -47,31 +47,6 @@ UPDATE outbox o
            (SELECT count(*) FROM outbox e WHERE e.order_id = o.order_id AND e.id <= o.id))
  WHERE o.delivered_at IS NULL;
 
--- The order row is locked (FOR UPDATE) by every caller (payment, cancel),
--- so counting the order's events cannot race another event of the order.
-CREATE OR REPLACE FUNCTION shop_event(p_type text, o orders) RETURNS void
-    LANGUAGE sql
-AS $$
-    INSERT INTO outbox (event_id, type, order_id, payload)
-    SELECT e, p_type, o.id, json_build_object(
-               'event_id', e, 'type', p_type, 'order_id', o.id,
-               'sequence', (SELECT count(*) + 1 FROM outbox x WHERE x.order_id = o.id),
-               'user_id', o.user_id, 'items', shop_order_items(o.id),
-               'total_amount', o.total_amount,
-               'discount_amount', o.discount_amount,
-               'paid_amount', o.paid_amount, 'paid_at', shop_ts(o.paid_at),
-               'cancelled_at', shop_ts(o.cancelled_at))
-      FROM gen_random_uuid() AS e
-$$;
+-- (function shop_event: sql/functions/shop_event.sql)
 
--- A dead letter as the admin routes show it.
-CREATE FUNCTION shop_outbox_json(x outbox) RETURNS json
-    LANGUAGE sql STABLE
-AS $$
-    SELECT json_build_object(
-        'event_id', x.event_id, 'type', x.type, 'order_id', x.order_id,
-        'sequence', (x.payload ->> 'sequence')::int,
-        'attempts', x.attempts, 'last_error', x.last_error,
-        'last_status', x.last_status, 'created_at', shop_ts(x.created_at),
-        'dead_at', shop_ts(x.dead_at))
-$$;
+-- (function shop_outbox_json: sql/functions/shop_outbox_json.sql)

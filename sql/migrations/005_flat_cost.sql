@@ -27,19 +27,7 @@ CREATE TABLE coupon_issued (
     PRIMARY KEY (coupon_id, stripe)
 );
 
--- Rebuilds a campaign's stripes from its slots: the backfill below, and
--- bulk loaders that fill coupon_slots set-based (bench/sql/).  Not for the
--- issue path, which moves one stripe at a time.
-CREATE FUNCTION shop_coupon_recount(p_coupon_id bigint) RETURNS void
-    LANGUAGE sql
-AS $$
-    INSERT INTO coupon_issued (coupon_id, stripe, issued)
-    SELECT p_coupon_id, st, (SELECT count(*) FROM coupon_slots s
-                              WHERE s.coupon_id = p_coupon_id AND s.user_id IS NOT NULL
-                                AND s.slot % 16 = st)
-      FROM generate_series(0, 15) AS st
-    ON CONFLICT (coupon_id, stripe) DO UPDATE SET issued = excluded.issued
-$$;
+-- (function shop_coupon_recount: sql/functions/shop_coupon_recount.sql)
 
 INSERT INTO coupon_issued (coupon_id, stripe, issued)
 SELECT c.id, st, 0 FROM coupons c, generate_series(0, 15) AS st;
@@ -49,47 +37,9 @@ UPDATE coupon_issued i SET issued = t.n
          GROUP BY 1, 2) t
  WHERE i.coupon_id = t.coupon_id AND i.stripe = t.stripe;
 
--- A campaign as the API shows it; remaining from its 16 stripes.  Never
--- below zero, even if slots were added behind the module's back.
-CREATE OR REPLACE FUNCTION shop_coupon_json(c coupons) RETURNS json
-    LANGUAGE sql STABLE
-AS $$
-    SELECT json_build_object(
-        'id', c.id, 'name', c.name, 'discount_type', c.discount_type,
-        'discount_value', c.discount_value, 'max_discount', c.max_discount,
-        'min_order_amount', c.min_order_amount,
-        'total_quantity', c.total_quantity,
-        'remaining_quantity', greatest(0, c.total_quantity
-                                 - (SELECT coalesce(sum(i.issued), 0) FROM coupon_issued i
-                                     WHERE i.coupon_id = c.id)),
-        'issue_starts_at', shop_ts(c.issue_starts_at),
-        'issue_ends_at', shop_ts(c.issue_ends_at), 'valid_days', c.valid_days)
-$$;
+-- (function shop_coupon_json: sql/functions/shop_coupon_json.sql)
 
--- Creates a campaign with its slots and its 16 stripes.
-CREATE OR REPLACE FUNCTION shop_create_coupon(p_name text, p_type text, p_value bigint,
-                                   p_max bigint, p_min bigint, p_quantity int,
-                                   p_starts timestamptz, p_ends timestamptz,
-                                   p_valid_days int) RETURNS json
-    LANGUAGE plpgsql
-AS $$
-DECLARE
-    v coupons;
-BEGIN
-    INSERT INTO coupons (name, discount_type, discount_value, max_discount,
-                         min_order_amount, total_quantity, issue_starts_at,
-                         issue_ends_at, valid_days)
-    VALUES (p_name, p_type, p_value, p_max, coalesce(p_min, 0), p_quantity,
-            coalesce(p_starts, now()), coalesce(p_ends, now() + interval '30 days'),
-            coalesce(p_valid_days, 30))
-    RETURNING * INTO v;
-    INSERT INTO coupon_slots (coupon_id, slot)
-    SELECT v.id, s FROM generate_series(1, p_quantity) AS s;
-    INSERT INTO coupon_issued (coupon_id, stripe)
-    SELECT v.id, st FROM generate_series(0, 15) AS st;
-    RETURN shop_coupon_json(v);
-END
-$$;
+-- (function shop_create_coupon: sql/functions/shop_create_coupon.sql)
 
 -- An issue claims the lowest free slot through the partial index
 -- coupon_slots_free.  Keyed on slot + 0, an order the primary key cannot
@@ -111,49 +61,8 @@ ALTER TABLE coupon_slots SET (autovacuum_vacuum_scale_factor = 0,
 -- Retention and lookups (see the header).
 CREATE INDEX outbox_delivered_at ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
 
--- The retention purges, one bounded batch each (mod_shop_expiry.c calls
--- them a bounded number of times per tick, each call its own short
--- transaction).  Each reads its table through the index on the time it
--- purges by, oldest first, and deletes by ctid (sales has no key):
---   outbox            delivered before the cutoff; never an undelivered event
---   sales             paid before the cutoff (older than any ranking window);
---                     the orders themselves stay
---   idempotency_keys  created before the cutoff
--- Each returns how many rows it deleted; fewer than p_batch: caught up.
-CREATE FUNCTION shop_purge_outbox(p_older interval, p_batch int) RETURNS int
-    LANGUAGE sql
-AS $$
-    WITH d AS (
-        DELETE FROM outbox WHERE ctid = ANY (ARRAY(
-            SELECT ctid FROM outbox
-             WHERE delivered_at < now() - p_older
-             ORDER BY delivered_at LIMIT p_batch))
-           AND delivered_at IS NOT NULL
-        RETURNING 1)
-    SELECT count(*)::int FROM d
-$$;
+-- (function shop_purge_outbox: sql/functions/shop_purge_outbox.sql)
 
-CREATE FUNCTION shop_purge_sales(p_older interval, p_batch int) RETURNS int
-    LANGUAGE sql
-AS $$
-    WITH d AS (
-        DELETE FROM sales WHERE ctid = ANY (ARRAY(
-            SELECT ctid FROM sales
-             WHERE paid_at < now() - p_older
-             ORDER BY paid_at LIMIT p_batch))
-        RETURNING 1)
-    SELECT count(*)::int FROM d
-$$;
+-- (function shop_purge_sales: sql/functions/shop_purge_sales.sql)
 
-CREATE FUNCTION shop_purge_idempotency_keys(p_older interval, p_batch int) RETURNS int
-    LANGUAGE sql
-AS $$
-    WITH d AS (
-        DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
-            SELECT ctid FROM idempotency_keys
-             WHERE created_at < now() - p_older
-             ORDER BY created_at LIMIT p_batch))
-           AND created_at < now() - p_older
-        RETURNING 1)
-    SELECT count(*)::int FROM d
-$$;
+-- (function shop_purge_idempotency_keys: sql/functions/shop_purge_idempotency_keys.sql)

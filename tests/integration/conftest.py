@@ -12,6 +12,9 @@ Interface (what the test modules use):
     stack.port, stack.state, stack.root, stack.pgsock  (state/root: pathlib.Path)
     stack.psql(sql) -> str      psql -X -At -v ON_ERROR_STOP=1 as postgres on db
                                 shop; stdout stripped; raises PsqlError
+    stack.migrate(db, sql_dir=None) -> str
+                                scripts/mod-shop-migrate on database db as role
+                                shop (the checkout's sql/ unless sql_dir)
     stack.pg_stop()             stop PostgreSQL (fast shutdown); httpd keeps running
     stack.pg_start()            start the same cluster again (no migrations/demo)
     stack.error_log() -> str    the main httpd's error log
@@ -241,6 +244,18 @@ class Stack:
         if r.returncode != 0:
             raise PsqlError(f"psql failed ({r.returncode}): {r.stderr.strip()}\nSQL: {sql}")
         return r.stdout.strip()
+
+    def migrate(self, dbname, sql_dir=None):
+        """scripts/mod-shop-migrate on database `dbname` as role shop; its output."""
+        args = [str(self.root / "scripts" / "mod-shop-migrate"),
+                "--dsn", f"host={self.pgsock} port=5432 dbname={dbname} user=shop"]
+        if sql_dir:
+            args += ["--sql-dir", str(sql_dir)]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=300,
+                           stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise PsqlError(f"mod-shop-migrate on {dbname} failed: {r.stdout}{r.stderr}")
+        return r.stdout
 
     def pg_stop(self):
         self.shopctl("pg-stop")

@@ -12,18 +12,12 @@ from conftest import _free_port
 from shopclient import assert_problem, new_product, new_user, request, wait_until
 from test_orders import issue, new_campaign, ok, pay, place
 
-ROOT_SQL = "sql/migrations"
-
-
 @pytest.fixture(scope="module")
 def two_shops(stack):
     """(main instance, second vhost base URL): databases shop and shop2."""
     stack.psql("DROP DATABASE IF EXISTS shop2")
     stack.psql("CREATE DATABASE shop2 OWNER shop")
-    for f in sorted((stack.root / ROOT_SQL).glob("*.sql")):
-        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(stack.pgsock),
-                        "-p", "5432", "-U", "shop", "-d", "shop2", "-f", str(f)],
-                       check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    stack.migrate("shop2")
     port2 = _free_port()
     conf = f"""
 Listen 127.0.0.1:{port2}

@@ -14,7 +14,7 @@ set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
 MIGRATE=${MOD_SHOP_MIGRATE:-$ROOT/scripts/mod-shop-migrate}
-SQL_DIR=${MOD_SHOP_SQL_DIR:-$ROOT/sql/migrations}
+SQL_DIR=${MOD_SHOP_SQL_DIR:-$ROOT/sql}
 DEPLOY_MD=$ROOT/docs/deploy.md
 
 pass=0
@@ -101,8 +101,10 @@ expect_rc 1 "bad role"; expect_out "cannot connect" "bad role"
 ok "usage errors exit 2, a bad directory or connection exits 1"
 
 # --- dry run on an empty database ----------------------------------------------
-nfiles=$(find "$SQL_DIR" -maxdepth 1 -name '*.sql' | wc -l)
-((nfiles > 0)) || fail "no migrations in $SQL_DIR"
+nfiles=$(find "$SQL_DIR/migrations" -maxdepth 1 -name '*.sql' | wc -l)
+((nfiles > 0)) || fail "no migrations in $SQL_DIR/migrations"
+nfunctions=$(find "$SQL_DIR/functions" -maxdepth 1 -name '*.sql' | wc -l)
+((nfunctions > 0)) || fail "no functions in $SQL_DIR/functions"
 run --dsn "$OWNER_DSN" --sql-dir "$SQL_DIR" --dry-run
 expect_rc 0 "dry run"; expect_out "would apply 001_core.sql" "dry run"
 expect_out "$nfiles would be applied" "dry run"
@@ -113,6 +115,7 @@ ok "--dry-run lists $nfiles migrations and creates nothing"
 run --dsn "$OWNER_DSN" --sql-dir "$SQL_DIR"
 expect_rc 0 "first run"; expect_out "applying 001_core.sql" "first run"
 expect_out "$nfiles applied, schema up to date" "first run"
+expect_out "$nfunctions function files applied" "first run"
 [[ $(count_rows) == "$nfiles" ]] || fail "schema_migrations has $(count_rows) rows, expected $nfiles"
 [[ $(psql_as shop_owner shop -c "SELECT tableowner FROM pg_tables WHERE tablename = 'orders'") == shop_owner ]] \
     || fail "orders is not owned by shop_owner"
@@ -121,6 +124,7 @@ ok "first run applies $nfiles migrations, owned by shop_owner"
 run --dsn "$OWNER_DSN" --sql-dir "$SQL_DIR"
 expect_rc 0 "second run"; expect_out "0 applied, schema up to date" "second run"
 expect_no_out "applying" "second run"
+expect_out "$nfunctions function files applied" "second run"
 [[ $(count_rows) == "$nfiles" ]] || fail "second run changed schema_migrations"
 ok "second run applies nothing"
 
@@ -151,10 +155,12 @@ run --dsn "$RUN_DSN" --sql-dir "$SQL_DIR" --dry-run
 expect_rc 0 "dry run as the runtime role"; expect_out "0 would be applied" "dry run as the runtime role"
 ok "runtime role: orders and payment work; CREATE/DROP and schema_migrations writes are refused"
 
-# --- a failing migration applies nothing of itself ---------------------------------
-BAD=$STATE/migrations-bad
+# --- a failing run applies nothing ---------------------------------------------------
+# (a directory of migrations alone: the functions/ beside it are used)
+BAD=$STATE/sql-bad/migrations
 mkdir -p "$BAD"
-cp "$SQL_DIR"/*.sql "$BAD/"
+cp "$SQL_DIR"/migrations/*.sql "$BAD/"
+cp -r "$SQL_DIR/functions" "$STATE/sql-bad/functions"
 cat >"$BAD/900_good.sql" <<'EOF'
 CREATE TABLE t900 (id int);
 EOF
@@ -169,21 +175,21 @@ CREATE TABLE t902 (id int);
 EOF
 run --dsn "$OWNER_DSN" --sql-dir "$BAD"
 expect_rc 1 "failing migration"; expect_out "applying 900_good.sql" "failing migration"
-expect_out "applying 901_bad.sql" "failing migration"; expect_out "901_bad.sql failed" "failing migration"
-expect_no_out "applying 902_after.sql" "failing migration"
-[[ -n $(regclass t900) ]] || fail "900_good.sql (before the failure) was not applied"
+expect_out "applying 901_bad.sql" "failing migration"; expect_out "901_bad.sql:4: ERROR" "failing migration"
+expect_out "nothing was applied" "failing migration"
+[[ -z $(regclass t900) ]] || fail "900_good.sql (in the failed run) was left behind"
 [[ -z $(regclass t901) ]] || fail "901_bad.sql left its table behind"
 [[ -z $(psql_as shop_owner shop -c "SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 't901_col'") ]] \
     || fail "901_bad.sql left its column behind"
 [[ -z $(regclass t902) ]] || fail "902_after.sql ran after a failure"
-[[ $(psql_as shop_owner shop -c "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations WHERE version >= '9'") == 900_good.sql ]] \
-    || fail "schema_migrations records the wrong 9xx versions"
-ok "a failing migration applies nothing of itself, earlier ones stay, later ones are not tried"
+[[ -z $(psql_as shop_owner shop -c "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations WHERE version >= '9'") ]] \
+    || fail "schema_migrations records versions of a failed run"
+ok "a failing migration rolls back the whole run: its own, the ones before it and the functions"
 
 printf 'SELECT 1;\n' >"$BAD/901_bad.sql"
 run --dsn "$OWNER_DSN" --sql-dir "$BAD"
 expect_rc 0 "after the fix"; expect_out "applying 901_bad.sql" "after the fix"
-expect_out "applying 902_after.sql" "after the fix"; expect_out "2 applied, schema up to date" "after the fix"
+expect_out "applying 902_after.sql" "after the fix"; expect_out "3 applied, schema up to date" "after the fix"
 ok "after the fix, the next run applies the rest"
 
 run --dsn "$OWNER_DSN" --sql-dir "$SQL_DIR" --dry-run

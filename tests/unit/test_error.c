@@ -42,13 +42,13 @@ static void test_every_code_is_well_formed(void **state)
 }
 
 /*
- * The SQL functions answer with outcome codes (the .sql files of sql/migrations,
+ * The SQL functions answer with outcome codes (the .sql files of sql/functions,
  * `outcome := 'SOLD_OUT'`), which the glue maps with shop_err_from_code:
  * every code they can return must be in the table, and every business
  * refusal (409) in the table must come from them or from the two that C
  * produces itself.  Run from the checkout (make unit does).
  */
-#define MIGRATIONS "sql/migrations"
+#define MIGRATIONS "sql/functions"
 
 static int sql_outcomes(char found[][64], int max)
 {
