@@ -292,6 +292,9 @@ shop_dbrc shop_resp_outcome(shop_req *q, PGresult *res, int ok_status,
         return SHOP_DB_FAIL;    /* a bug: never stored as an answer */
     }
     shop_resp_err(out, q->r, e, NULL);
+    /* The statement says whether its refusal keeps what it wrote (a FAILED
+     * order is recorded): the third column, commits. */
+    out->commit = PQnfields(res) > 2 && strcmp(PQgetvalue(res, 0, 2), "t") == 0;
     if (*detail && (extra = json_loads(detail, 0, NULL)) != NULL) {
         json_t *why = json_object_get(extra, "detail");
         json_object_update_missing(out->doc, extra);

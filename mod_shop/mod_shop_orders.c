@@ -43,12 +43,7 @@ static shop_dbrc create_work(shop_req *q, void *ctx, shop_resp *out)
         shop_i64(p, q->user_id), c->ids, c->quantities,
         shop_i64(p, q->sc->order_hold)
     };
-    shop_dbrc rc = outcome_work(q, SQL_ORDER_CREATE, params, 201, out);
-
-    if (out->err == SHOP_E_OUT_OF_STOCK) {
-        out->commit = 1;    /* the FAILED order is recorded */
-    }
-    return rc;
+    return outcome_work(q, SQL_ORDER_CREATE, params, 201, out);
 }
 
 int shop_orders_create(shop_req *q)

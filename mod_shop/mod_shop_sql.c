@@ -13,6 +13,11 @@
     "  FROM unnest(" ids "::bigint[], " statuses "::int[]) AS d (id, status)" \
     " WHERE o.id = d.id"
 
+/* A product's stock: the sum of its buckets (sql/migrations/010), written
+ * out rather than called (shop_product_stock) so the plan stays flat. */
+#define PRODUCT_STOCK(p) \
+    "(SELECT coalesce(sum(s.stock), 0) FROM product_stock s WHERE s.product_id = " p ")"
+
 static const shop_sql_def sql_defs[SQL__COUNT] = {
     [SQL_USER_BALANCE] = {"shop_user_balance",
         "SELECT balance FROM users WHERE id = $1::bigint", 1},
@@ -45,27 +50,24 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
         " WHERE u.id = $1::bigint ORDER BY h.id DESC", 3},
 
     [SQL_PRODUCTS_LIST] = {"shop_products_list",
-        "SELECT id, name, price, stock FROM products"
-        " WHERE on_sale AND id > $1::bigint ORDER BY id LIMIT $2::int", 2},
+        "SELECT p.id, p.name, p.price, " PRODUCT_STOCK("p.id") " FROM products p"
+        " WHERE p.on_sale AND p.id > $1::bigint ORDER BY p.id LIMIT $2::int", 2},
 
     [SQL_PRODUCT_GET] = {"shop_product_get",
-        "SELECT id, name, price, stock FROM products"
-        " WHERE id = $1::bigint AND on_sale", 1},
+        "SELECT p.id, p.name, p.price, " PRODUCT_STOCK("p.id") " FROM products p"
+        " WHERE p.id = $1::bigint AND p.on_sale", 1},
 
     [SQL_ADMIN_USER_INSERT] = {"shop_admin_user_insert",
         "INSERT INTO users (login) VALUES ($1::text)"
         " RETURNING id, login, balance, shop_ts(created_at)", 1},
 
     [SQL_ADMIN_PRODUCT_INSERT] = {"shop_admin_product_insert",
-        "INSERT INTO products (name, price, stock, on_sale)"
-        " VALUES ($1::text, $2::bigint, $3::bigint, $4::boolean)"
-        " RETURNING id, name, price, stock, on_sale", 4},
+        "SELECT id, name, price, stock, on_sale FROM"
+        " shop_create_product($1::text, $2::bigint, $3::bigint, $4::boolean)", 4},
 
     [SQL_ADMIN_PRODUCT_UPDATE] = {"shop_admin_product_update",
-        "UPDATE products SET price = coalesce($2::bigint, price),"
-        "       stock = coalesce($3::bigint, stock),"
-        "       on_sale = coalesce($4::boolean, on_sale), updated_at = now()"
-        " WHERE id = $1::bigint RETURNING id, name, price, stock, on_sale", 4},
+        "SELECT id, name, price, stock, on_sale FROM"
+        " shop_update_product($1::bigint, $2::bigint, $3::bigint, $4::boolean)", 4},
 
     /* Inserts the key, or takes over an expired one.  A concurrent request
      * with the same key waits here on the unique index until the first one
@@ -91,14 +93,14 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
     /* Orders and coupons: the transactions live in SQL functions
      * (sql/functions/<name>.sql), one round trip each. */
     [SQL_ORDER_CREATE] = {"shop_order_create",
-        "SELECT outcome, detail FROM shop_create_order($1::bigint, $2::bigint[],"
+        "SELECT outcome, detail, commits FROM shop_create_order($1::bigint, $2::bigint[],"
         " $3::bigint[], $4::bigint * interval '1 microsecond')", 4},
 
     [SQL_ORDER_PAY] = {"shop_order_pay",
-        "SELECT outcome, detail FROM shop_pay_order($1::bigint, $2::bigint, $3::bigint)", 3},
+        "SELECT outcome, detail, commits FROM shop_pay_order($1::bigint, $2::bigint, $3::bigint)", 3},
 
     [SQL_ORDER_CANCEL] = {"shop_order_cancel",
-        "SELECT outcome, detail FROM shop_cancel_order($1::bigint, $2::bigint)", 2},
+        "SELECT outcome, detail, commits FROM shop_cancel_order($1::bigint, $2::bigint)", 2},
 
     [SQL_ORDER_GET] = {"shop_order_get",
         "SELECT shop_order_json(o) FROM orders o"
@@ -134,7 +136,7 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
         " WHERE c.id = $1::bigint", 1},
 
     [SQL_COUPON_ISSUE] = {"shop_coupon_issue",
-        "SELECT outcome, detail FROM shop_issue_coupon($1::bigint, $2::bigint)", 2},
+        "SELECT outcome, detail, commits FROM shop_issue_coupon($1::bigint, $2::bigint)", 2},
 
     [SQL_USER_COUPONS] = {"shop_user_coupons",
         "SELECT x.id, x.j FROM users u LEFT JOIN LATERAL"
@@ -192,7 +194,7 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
 
     /* ---- the scheduled jobs (run with PQexecParams on their own connections) */
     [SQL_JOB_POPULAR] = {"shop_job_popular",
-        "SELECT p.id, p.name, p.price, p.stock, s.sold FROM"
+        "SELECT p.id, p.name, p.price, " PRODUCT_STOCK("p.id") ", s.sold FROM"
         " (SELECT product_id, sum(quantity) AS sold FROM sales"
         "   WHERE paid_at >= now() - $1::bigint * interval '1 microsecond'"
         "   GROUP BY product_id) s"

@@ -43,7 +43,9 @@ def code_sql(sql_id, *params):
 
 JOBS = [
     ("popular_refresh", "mod_shop_sql.c SQL_JOB_POPULAR", False,
-     "SELECT p.id, p.name, p.price, p.stock, s.sold FROM"
+     "SELECT p.id, p.name, p.price,"
+     " (SELECT coalesce(sum(st.stock), 0) FROM product_stock st WHERE st.product_id = p.id),"
+     " s.sold FROM"
      " (SELECT product_id, sum(quantity) AS sold FROM sales"
      f"   WHERE paid_at >= now() - {WINDOW_US}::bigint * interval '1 microsecond'"
      "   GROUP BY product_id) s"

@@ -28,10 +28,11 @@ SELECT 'bench_user_' || g, now() - interval '30 days'
 
 -- Products: prices 1,000..100,000 (KRW), stock large enough that no run
 -- ever sees OUT_OF_STOCK.
-INSERT INTO products (name, price, stock, created_at, updated_at)
-SELECT 'Bench product ' || g, 1000 * (1 + (g * 7919) % 100), 1000000000,
+INSERT INTO products (name, price, created_at, updated_at)
+SELECT 'Bench product ' || g, 1000 * (1 + (g * 7919) % 100),
        now() - interval '30 days', now() - interval '30 days'
   FROM generate_series(1, :products) AS g;
+SELECT count(shop_set_stock(id, 1000000000)) FROM products;
 
 -- PAID orders over the last 3 days (the popular window) ---------------------
 -- Each order has 1..3 distinct products. The first product is skewed

@@ -17,8 +17,7 @@ charged AS (
 INSERT INTO point_history (user_id, type, amount, balance_after)
 SELECT id, 'CHARGE', amount, balance FROM charged;
 
-INSERT INTO products (name, price, stock)
-SELECT v.name, v.price, v.stock
+SELECT shop_create_product(v.name, v.price, v.stock, true)
   FROM (VALUES ('Americano', 4500, 100), ('Cafe Latte', 5000, 100),
                ('Croissant', 3800, 50), ('Cheesecake', 6500, 30),
                ('Drip Bag Set', 15000, 20), ('Mug', 12000, 10),

@@ -4,8 +4,10 @@
 -- refund in the same transaction (points + REFUND row, coupon, stock,
 -- ORDER_CANCELLED event).  Outcomes: OK, ORDER_NOT_FOUND,
 -- ORDER_NOT_CANCELLABLE.
+-- commits stays NULL (false): a refusal rolls back what the call wrote.
 CREATE OR REPLACE FUNCTION shop_cancel_order(p_user_id bigint, p_order_id bigint,
-                                  OUT outcome text, OUT detail json)
+                                  OUT outcome text, OUT detail json,
+                                  OUT commits boolean)
     LANGUAGE plpgsql
 AS $$
 DECLARE

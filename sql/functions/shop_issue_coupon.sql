@@ -1,7 +1,9 @@
 -- shop_issue_coupon: the live definition (sql/functions/README.md says how these files are applied).
 
+-- commits stays NULL (false): a refusal rolls back what the call wrote.
 CREATE OR REPLACE FUNCTION shop_issue_coupon(p_user_id bigint, p_coupon_id bigint,
-                                  OUT outcome text, OUT detail json)
+                                  OUT outcome text, OUT detail json,
+                                  OUT commits boolean)
     LANGUAGE plpgsql
 AS $$
 DECLARE

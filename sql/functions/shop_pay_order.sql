@@ -5,9 +5,11 @@
 -- coupon AVAILABLE, the points untouched and the order AWAITING_PAYMENT.
 -- Outcomes: OK, ORDER_NOT_FOUND, ORDER_NOT_PAYABLE, COUPON_NOT_APPLICABLE,
 -- INSUFFICIENT_POINTS.
+-- commits stays NULL (false): a refusal rolls back what the call wrote.
 CREATE OR REPLACE FUNCTION shop_pay_order(p_user_id bigint, p_order_id bigint,
                                p_user_coupon_id bigint,
-                               OUT outcome text, OUT detail json)
+                               OUT outcome text, OUT detail json,
+                               OUT commits boolean)
     LANGUAGE plpgsql
 AS $$
 DECLARE

@@ -61,7 +61,7 @@ def balances(stack):
 def stock(stack, initial):
     """initial: {product id: stock when created}."""
     rows = psql(stack, f"""
-        SELECT p.id, p.stock,
+        SELECT p.id, shop_product_stock(p.id),
                coalesce(sum(i.quantity) FILTER (WHERE o.status IN ('AWAITING_PAYMENT', 'PAID')), 0)
           FROM products p
           LEFT JOIN order_items i ON i.product_id = p.id

@@ -32,7 +32,7 @@ def count(stack, sql):
 
 
 def product_row(stack, pid):
-    return stack.psql(f"SELECT name, price, stock, on_sale FROM products WHERE id = {pid}")
+    return stack.psql(f"SELECT name, price, shop_product_stock(id), on_sale FROM products WHERE id = {pid}")
 
 
 # --- users ------------------------------------------------------------------------

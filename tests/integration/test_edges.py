@@ -59,7 +59,7 @@ def orders_of(stack, uid):
 def test_an_order_total_above_2_53_is_refused_and_not_stored(stack):
     uid = new_user(stack)
     pid = new_product(stack, f"dear-{uuid.uuid4().hex[:6]}", MAX // 2 + 1, 10)
-    stock = stack.psql(f"SELECT stock FROM products WHERE id = {pid}")
+    stock = stack.psql(f"SELECT shop_product_stock({pid})")
     r = request("POST", f"{stack.base}/users/{uid}/orders",
                 {"items": [{"product_id": pid, "quantity": 2}]})
     p = assert_problem(r, 400, "INVALID_REQUEST")

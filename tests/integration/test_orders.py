@@ -142,7 +142,7 @@ def scalar(stack, sql):
 
 
 def stock_of(stack, pid):
-    return scalar(stack, f"SELECT stock FROM products WHERE id = {int(pid)}")
+    return scalar(stack, f"SELECT shop_product_stock({int(pid)})")
 
 
 def history(stack, uid, oid=None):

@@ -34,7 +34,8 @@ def test_product_detail(stack):
 
 def test_product_detail_reflects_the_database(stack):
     pid = new_product(stack, "db", 100, 5)
-    stack.psql(f"UPDATE products SET price = 9007199254740991, stock = 0 WHERE id = {pid}")
+    stack.psql(f"UPDATE products SET price = 9007199254740991 WHERE id = {pid};"
+               f" SELECT shop_set_stock({pid}, 0)")
     r = request("GET", f"{stack.base}/products/{pid}")
     assert r.status == 200, r
     assert (r.json["price"], r.json["stock"]) == (9007199254740991, 0)

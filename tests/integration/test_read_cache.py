@@ -117,7 +117,7 @@ def test_a_write_behind_its_back_is_seen_within_the_ttl(stack, cached):
     pid = product(cached.base, stock=3)
     get(f"{cached.base}/products/{pid}")
     assert hit(get(f"{cached.base}/products/{pid}"))
-    stack.psql(f"UPDATE products SET stock = 8 WHERE id = {pid}")
+    stack.psql(f"SELECT shop_set_stock({pid}, 8)")
     wait_until(lambda: get(f"{cached.base}/products/{pid}").json["stock"] == 8, TTL + 2,
                "the psql update, once the entry's TTL ran out")
 

@@ -110,8 +110,8 @@ def full(a):
     products = []
     for name, price, stock in (("pkgtest Americano", 4500, 100), ("pkgtest Mug", 12000, 10)):
         pid = admin_create(api, sql, "products", {"name": name, "price": price, "stock": stock},
-                           f"INSERT INTO products (name, price, stock) VALUES ('{name}', {price}, {stock})"
-                           " RETURNING id", f"product {name}")
+                           f"SELECT id FROM shop_create_product('{name}', {price}, {stock}, true)",
+                           f"product {name}")
         products.append((pid, price, stock))
     coupon = admin_create(api, sql, "coupons",
                           {"name": "pkgtest 1,000 off", "discount_type": "FIXED",

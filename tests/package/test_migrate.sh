@@ -134,7 +134,7 @@ sql=$(doc_sql after-migrate)
 psql_as shop_owner shop <<<"$sql" || fail "the after-migrate block of deploy.md failed"
 psql_as shop shop >/dev/null <<'EOF' || fail "runtime role shop cannot take and pay an order"
 INSERT INTO users (login, balance) VALUES ('alice', 10000);
-INSERT INTO products (name, price, stock) VALUES ('pen', 1000, 5);
+SELECT shop_create_product('pen', 1000, 5, true);
 SELECT outcome FROM shop_create_order((SELECT id FROM users WHERE login = 'alice'),
        ARRAY[(SELECT id FROM products WHERE name = 'pen')], ARRAY[2::bigint], interval '10 minutes');
 SELECT outcome FROM shop_pay_order((SELECT id FROM users WHERE login = 'alice'),
