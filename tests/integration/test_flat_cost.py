@@ -18,13 +18,9 @@ from pathlib import Path
 import threading
 import time
 
-from shopclient import assert_problem, new_user, parallel, request, wait_until
-from test_orders import (bulk_users, cancel, funded_user, issue, issued,
-                         new_campaign, ok, pay, place, product, rows, scalar)
-
-
-def remaining(stack, cid):
-    return ok(request("GET", f"{stack.base}/coupons/{cid}"))["remaining_quantity"]
+from shopclient import (assert_problem, bulk_users, cancel, funded_user, issue, issued,
+                        new_campaign, new_user, ok, parallel, pay, place, product,
+                        remaining, rows, scalar, wait_until)
 
 
 def counts(stack, cid):

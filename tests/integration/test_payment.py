@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from shopclient import assert_problem, charge, ledger, new_user, request
-from test_orders import (UNKNOWN_ID, cancel, db_order,
-                         funded_user, get_order, history, issued, new_campaign,
-                         new_key, ok, outbox, parse_ts, pay, place, product, replayed,
-                         stock_of, uc_row, user_coupon, utcnow)
+from shopclient import (UNKNOWN_ID, assert_problem, cancel, charge, db_order, funded_user,
+                        get_order, history, issued, ledger, new_campaign, new_key, new_user,
+                        ok, outbox, parse_ts, pay, place, product, replayed, request,
+                        stock_of, uc_row, user_coupon, utcnow)
 
 
 def assert_ledger_consistent(stack, uid):

@@ -1,14 +1,6 @@
 """The status views (issues 9 and 14): GET /admin/status and mod_status's
 /server-status section, both checked against the database and /proc."""
-from shopclient import child_pids, request
-from test_orders import ok
-
-
-def server_status(stack):
-    r = request("GET", stack.base[: -len("/api")] + "/server-status?auto")
-    assert r.status == 200, r
-    lines = dict(line.split(": ", 1) for line in r.body.decode().splitlines() if ": " in line)
-    return lines
+from shopclient import child_pids, ok, request, server_status
 
 
 def test_server_status_has_a_mod_shop_section(stack):

@@ -8,9 +8,8 @@ import subprocess
 
 import pytest
 
-from conftest import _free_port
-from shopclient import assert_problem, new_product, new_user, request, wait_until
-from test_orders import issue, new_campaign, ok, pay, place
+from shopclient import (assert_problem, free_port, issue, new_campaign, new_user, ok, pay,
+                        place, request, wait_until)
 
 ROOT_SQL = "sql/migrations"
 
@@ -24,7 +23,7 @@ def two_shops(stack):
         subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(stack.pgsock),
                         "-p", "5432", "-U", "shop", "-d", "shop2", "-f", str(f)],
                        check=True, capture_output=True, stdin=subprocess.DEVNULL)
-    port2 = _free_port()
+    port2 = free_port()
     conf = f"""
 Listen 127.0.0.1:{port2}
 <VirtualHost 127.0.0.1:{port2}>
