@@ -176,6 +176,8 @@ def test_httpd_stopped_with_pending_events_delivers_after_start(stack, rx, relay
         # Paid on the main httpd (no ShopPlatformURL): nobody sends them.
         orders = [paid_order(stack.base) for _ in range(3)]
         oids = [o["oid"] for o in orders]
+        # Nothing to wait for: 1 s in which a sender, were there one, would
+        # have sent them (time must pass); the receiver is looked at throughout.
         t = time.monotonic()
         while time.monotonic() - t < 1.0:
             assert rx.for_orders(oids) == []

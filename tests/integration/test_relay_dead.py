@@ -8,7 +8,6 @@ so only the events a test means to refuse are refused. Every check filters
 by the order ids the test itself created.
 """
 
-import time
 import uuid
 
 import pytest
@@ -100,8 +99,18 @@ def test_refused_event_is_parked_dead_listed_and_redelivered(stack, rx, dead_rel
     wait_until(lambda: events(stack, b)[0]["delivered"], 20, "b delivered", interval=0.1)
 
     # Dead: never leased again. a's ORDER_CANCELLED waits behind its dead
-    # ORDER_PAID: pending, never sent, never dead.
-    time.sleep(2.5)     # > 2 backoffs (ShopPlatformRetryMax 1 s)
+    # ORDER_PAID: pending, never sent, never dead. Shown by a relay pass made
+    # when all of them would be due if they were leasable (past their
+    # next_attempt_at, the backoff of ShopPlatformRetryMax 1 s at most, which
+    # is time that has to pass): it sends a later event (the probe's), and
+    # none of theirs.
+    wait_until(lambda: stack.psql("SELECT now() > max(next_attempt_at) FROM outbox"
+                                  f" WHERE order_id IN ({a}, {c})") == "t", 10,
+               "the dead events' backoff run out", interval=0.1)
+    probe_uid, probe = placed_order(base)
+    assert ok(pay(base, probe_uid, probe))["status"] == "PAID"
+    wait_until(lambda: events(stack, probe)[0]["delivered"], 20,
+               "an event paid after the backoff delivered", interval=0.1)
     assert [h.status for h in hits(rx, a, "ORDER_PAID")] == [400, 400]
     assert [h.status for h in hits(rx, c, "ORDER_PAID")] == [422, 422]
     assert hits(rx, a, "ORDER_CANCELLED") == []
