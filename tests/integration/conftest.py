@@ -43,14 +43,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from receiver import Receiver
-from shopclient import child_pids
+from shopclient import child_pids, free_port, pid_alive
 
 import pytest
 
@@ -75,33 +74,15 @@ class PsqlError(RuntimeError):
     pass
 
 
-# --- process helpers (no `kill -0`: PID 1 here reaps lazily, LOCAL-STACK §6.8) ---
-
-def _pid_alive(pid, comm=None):
-    """True if pid is a live (non-zombie) process, named `comm` if given."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return False
-    if stat[stat.rindex(")") + 2] == "Z":
-        return False
-    if comm is not None:
-        try:
-            return Path(f"/proc/{pid}/comm").read_text().strip() == comm
-        except FileNotFoundError:
-            return False
-    return True
-
+# --- process helpers ---------------------------------------------------------
 
 def _wait_gone(pid, timeout):
     deadline = time.monotonic() + timeout
-    while _pid_alive(pid):
+    while pid_alive(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.02)
     return True
-
-
 
 
 def _read_pid(pidfile):
@@ -114,7 +95,7 @@ def _read_pid(pidfile):
 def _stop_by_pid(pid, comm, sig, timeout):
     """Signal pid (if it is a live `comm`) and wait; escalate to SIGKILL of it
     and its children if it does not exit. Returns False if it had to escalate."""
-    if pid is None or not _pid_alive(pid, comm):
+    if pid is None or not pid_alive(pid, comm):
         return True
     kids = sorted(child_pids(pid))
     os.kill(pid, sig)
@@ -125,12 +106,6 @@ def _stop_by_pid(pid, comm, sig, timeout):
             os.kill(p, signal.SIGKILL)
     _wait_gone(pid, 10)
     return False
-
-
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _read(path):
@@ -162,7 +137,7 @@ class HttpdInstance:
     @property
     def pid(self):
         pid = _read_pid(self.dir / "run" / "httpd.pid")
-        return pid if pid is not None and _pid_alive(pid, "apache2") else None
+        return pid if pid is not None and pid_alive(pid, "apache2") else None
 
     def start(self):
         self.stack.shopctl("httpd-start", env=self._env())
@@ -187,7 +162,7 @@ class Stack:
         # mkdtemp makes 0700; postgres and www-data (httpd children) must pass.
         self.state.chmod(0o755)
         self.pgsock = self.state / "pgsock"
-        self.main = HttpdInstance(self, "main", _free_port(), self.state / "httpd")
+        self.main = HttpdInstance(self, "main", free_port(), self.state / "httpd")
         self.port = self.main.port
         self.base = self.main.base
         self._extra = {}
@@ -282,7 +257,7 @@ class Stack:
         shutil.rmtree(cdir, ignore_errors=True)
         cdir.mkdir()
         (cdir / "extra.conf").write_text(conf + "\n")
-        inst = HttpdInstance(self, name, _free_port(), idir, cdir)
+        inst = HttpdInstance(self, name, free_port(), idir, cdir)
         self._extra[name] = inst
         try:
             inst.start()
@@ -344,3 +319,14 @@ def rx():
         yield r
     finally:
         r.stop()
+
+
+@pytest.fixture
+def receiver(rx):
+    """rx listening and answering 200 to everything (no scripts), before and
+    after the test (a test may stop it or script refusals)."""
+    rx.start()
+    rx.ok()
+    yield rx
+    rx.start()
+    rx.ok()

@@ -1,21 +1,47 @@
-"""A small HTTP client for the mod_shop integration tests (standard library only).
+"""The one home of the mod_shop integration tests' shared helpers (standard
+library only): the HTTP client, the API shortcuts, the shared assertions and
+the database probes. A helper used by more than one test module lives here and
+only here (test_one_home.py checks that no helper name is defined twice).
 
     request(method, url, body=None, headers=None, raw=None, timeout=10) -> Response
     parallel(n, fn, timeout=60) -> [fn(0), ..., fn(n-1)]
+    wait_until(fn, timeout, what, interval=0.05) -> fn()'s first true value
+    free_port(), pid_alive(pid, comm=None), child_pids(pid)
+
+  API shortcuts (a Response unless said otherwise):
     new_user(stack, login_prefix='u', login=None) -> user id
     new_product(stack, name, price, stock) -> product id
-    charge(stack, uid, amount, headers=None) -> Response
-    wait_until(fn, timeout, what, interval=0.05) -> fn()'s first true value
-    assert_problem(resp, status, code) -> the problem body (RFC 9457 checks)
-    ledger(stack, uid) -> (balance, history rows, sum of history amounts)
-    campaign_state(stack, cid) -> (user coupons, distinct users, taken slots, free slots)
+    product(stack, price=1000, stock=10, name=None) -> product id
+    funded_user(stack, amount=0) -> user id (charged `amount` points)
+    charge(stack, uid, amount, headers=None)
+    create_order(stack, uid, [(pid, qty)], ...), place(...) -> order JSON (201 checked)
+    get_order, pay, cancel, issue, user_coupons; issued(...) -> user_coupon_id
+    new_campaign(stack, **fields) -> campaign JSON; remaining(stack, cid) -> int
+    user_coupon(stack, uid, ucid) -> the user coupon's JSON
+    paid_order(base, qty, price, coupon_value) -> dict (a new user's paid order)
+    server_status(inst) -> {key: value} of /server-status?auto
+    all_pages(url, limit) -> (items, pages)
+
+  Checks: ok(resp, status=200) -> JSON body; assert_problem(resp, status, code);
+    replayed(resp); ctype(resp); parse_ts(s); utcnow(); new_key()
+
+  Database probes: rows, scalar, stock_of, history, db_order, order_count,
+    outbox (event types of an order), outbox_rows (relay view of orders' events),
+    uc_row, bulk_users, ledger, campaign_state
+
+  Relay: relay_httpd(stack, conf, name) (context manager), drain_backlog(stack),
+    check_retries_only(hits, timeout)
 
 `stack` in the helpers is anything with a `.base` attribute (the `stack` fixture,
-an extra instance from `stack.httpd(...)`) or a base URL string.
+an extra instance from `stack.httpd(...)`) or a base URL string; database
+probes need the `stack` fixture itself (its .psql).
 """
 
+import contextlib
+import datetime
 import http.client
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -23,10 +49,19 @@ import uuid
 from pathlib import Path
 
 __all__ = ["Response", "Headers", "request", "parallel", "new_user",
-           "new_product", "charge", "wait_until", "child_pids", "all_pages",
-           "assert_problem", "ledger", "campaign_state"]
+           "new_product", "charge", "wait_until", "child_pids", "pid_alive",
+           "free_port", "all_pages", "assert_problem", "ledger", "campaign_state",
+           "UNKNOWN_ID", "BAD_IDS", "ctype", "ok", "replayed", "new_key", "parse_ts",
+           "utcnow", "product", "funded_user", "items_body", "create_order", "place",
+           "get_order", "pay", "cancel", "new_campaign", "remaining", "issue", "issued",
+           "user_coupons", "user_coupon", "paid_order", "server_status", "rows",
+           "scalar", "stock_of", "history", "db_order", "order_count", "outbox",
+           "outbox_rows", "uc_row", "bulk_users", "relay_httpd", "drain_backlog",
+           "check_retries_only", "LEASABLE_SQL"]
 
 PROBLEM_TYPE = "https://errors.mod-shop.dev/"
+UNKNOWN_ID = 9_000_000_000_000_000          # a valid id no row will ever have
+BAD_IDS = ["abc", "-1", "0", "99999999999999999999", "1.5"]
 
 
 class Headers(dict):
@@ -227,6 +262,30 @@ def wait_until(fn, timeout, what, interval=0.05):
     raise AssertionError(f"{what}: not reached within {timeout} s (last: {last!r})")
 
 
+def free_port():
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pid_alive(pid, comm=None):
+    """True if pid is a live (non-zombie) process, named `comm` if given.
+    (No `kill -0`: PID 1 here reaps lazily, LOCAL-STACK §6.8.)"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    if stat[stat.rindex(")") + 2] == "Z":
+        return False
+    if comm is not None:
+        try:
+            return Path(f"/proc/{pid}/comm").read_text().strip() == comm
+        except FileNotFoundError:
+            return False
+    return True
+
+
 def child_pids(pid):
     """Live (non-zombie) children of pid, read from /proc."""
     out = set()
@@ -257,6 +316,142 @@ def all_pages(url, limit):
         assert isinstance(cur, str) and cur
         assert pages <= 1000, "next_cursor never ends"
         query = f"?limit={limit}&cursor={cur}"
+
+
+# --- response checks ----------------------------------------------------------
+
+def ctype(resp):
+    return resp.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def ok(resp, status=200):
+    """resp is a JSON success with that status; returns the parsed body."""
+    assert resp.status == status, resp
+    assert ctype(resp) == "application/json", resp
+    assert resp.headers.get("x-request-id"), resp
+    assert isinstance(resp.json, dict), resp
+    return resp.json
+
+
+def replayed(resp):
+    return resp.headers.get("idempotency-replayed", "").lower() == "true"
+
+
+def new_key():
+    return f"k-{uuid.uuid4()}"
+
+
+def parse_ts(s):
+    assert isinstance(s, str) and s.endswith("Z"), s
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc)
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+# --- order and coupon shortcuts -------------------------------------------------
+
+def product(stack, price=1000, stock=10, name=None):
+    return new_product(stack, name or f"p-{uuid.uuid4().hex[:8]}", price, stock)
+
+
+def funded_user(stack, amount=0):
+    uid = new_user(stack)
+    if amount:
+        r = charge(stack, uid, amount)
+        assert r.status == 200, r
+    return uid
+
+
+def items_body(items):
+    """[(product_id, quantity)] -> the order body."""
+    return {"items": [{"product_id": p, "quantity": q} for p, q in items]}
+
+
+def create_order(stack, uid, items, headers=None, timeout=10):
+    return request("POST", f"{_base(stack)}/users/{uid}/orders", items_body(items),
+                   headers=headers, timeout=timeout)
+
+
+def place(stack, uid, items):
+    """Creates an order that must succeed; returns its JSON."""
+    return ok(create_order(stack, uid, items), 201)
+
+
+def get_order(stack, uid, oid):
+    return request("GET", f"{_base(stack)}/users/{uid}/orders/{oid}")
+
+
+def pay(stack, uid, oid, coupon=None, headers=None, timeout=10):
+    body = {"user_coupon_id": coupon} if coupon is not None else None
+    return request("POST", f"{_base(stack)}/users/{uid}/orders/{oid}/payment", body,
+                   headers=headers, timeout=timeout)
+
+
+def cancel(stack, uid, oid, headers=None, timeout=10):
+    return request("POST", f"{_base(stack)}/users/{uid}/orders/{oid}/cancel",
+                   headers=headers, timeout=timeout)
+
+
+def new_campaign(stack, **fields):
+    """POST /admin/coupons with defaults (FIXED 1000, 100 coupons); returns the JSON."""
+    body = {"name": f"c-{uuid.uuid4().hex[:8]}", "discount_type": "FIXED",
+            "discount_value": 1000, "total_quantity": 100}
+    body.update(fields)
+    return ok(request("POST", f"{_base(stack)}/admin/coupons", body), 201)
+
+
+def remaining(stack, cid):
+    """remaining_quantity of a campaign as GET /coupons/{id} shows it."""
+    return ok(request("GET", f"{_base(stack)}/coupons/{cid}"))["remaining_quantity"]
+
+
+def issue(stack, uid, cid, headers=None, timeout=10):
+    return request("POST", f"{_base(stack)}/users/{uid}/coupons", {"coupon_id": cid},
+                   headers=headers, timeout=timeout)
+
+
+def issued(stack, uid, cid):
+    """Issues a coupon that must succeed; returns the user_coupon_id."""
+    return ok(issue(stack, uid, cid), 201)["user_coupon_id"]
+
+
+def user_coupons(stack, uid, query=""):
+    return request("GET", f"{_base(stack)}/users/{uid}/coupons{query}")
+
+
+def user_coupon(stack, uid, ucid):
+    """The user coupon as GET /users/{u}/coupons shows it."""
+    items = ok(user_coupons(stack, uid, "?limit=100"))["items"]
+    found = [c for c in items if c["user_coupon_id"] == ucid]
+    assert len(found) == 1, items
+    return found[0]
+
+
+def paid_order(base, qty=2, price=150, coupon_value=None):
+    """New user + product, an order, its payment (on `base`): a dict."""
+    uid = funded_user(base, qty * price)
+    pid = product(base, price=price, stock=qty + 5)
+    oid = place(base, uid, [(pid, qty)])["order_id"]
+    ucid = None
+    if coupon_value:
+        ucid = issued(base, uid, new_campaign(base, discount_value=coupon_value,
+                                              total_quantity=1)["id"])
+    t = time.monotonic()
+    r = pay(base, uid, oid, ucid)
+    took = time.monotonic() - t
+    assert ok(r)["status"] == "PAID", r
+    return {"uid": uid, "pid": pid, "oid": oid, "qty": qty, "price": price,
+            "pay": r.json, "pay_seconds": took}
+
+
+def server_status(inst):
+    """The key: value lines of the instance's /server-status?auto."""
+    r = request("GET", _base(inst)[: -len("/api")] + "/server-status?auto")
+    assert r.status == 200, r
+    return dict(line.split(": ", 1) for line in r.body.decode().splitlines() if ": " in line)
 
 
 # --- shared assertions and database probes ---------------------------------------
@@ -304,3 +499,126 @@ def campaign_state(stack, cid):
                              " count(*) FILTER (WHERE user_id IS NULL)"
                              f" FROM coupon_slots WHERE coupon_id = {int(cid)}").split("|")
     return int(n), int(users), int(taken), int(free)
+
+
+def rows(stack, sql):
+    out = stack.psql(sql)
+    return [line.split("|") for line in out.splitlines()] if out else []
+
+
+def scalar(stack, sql):
+    return int(stack.psql(sql))
+
+
+def stock_of(stack, pid):
+    return scalar(stack, f"SELECT shop_product_stock({int(pid)})")
+
+
+def history(stack, uid, oid=None):
+    """[(type, amount, balance_after, order_id or None)] of a user, oldest first."""
+    where = f"user_id = {int(uid)}" + (f" AND order_id = {int(oid)}" if oid else "")
+    return [(t, int(a), int(b), int(o) if o else None) for t, a, b, o in
+            rows(stack, f"SELECT type, amount, balance_after, order_id FROM point_history"
+                        f" WHERE {where} ORDER BY id")]
+
+
+def db_order(stack, oid):
+    """The order row: dict of status, total, discount, paid, user_coupon_id, user_id."""
+    r = rows(stack, "SELECT status, total_amount, discount_amount, paid_amount,"
+                    " coalesce(user_coupon_id, 0), user_id, coalesce(failure_reason, '')"
+                    f" FROM orders WHERE id = {int(oid)}")
+    assert len(r) == 1, f"order {oid}: {r}"
+    s, t, d, p, uc, u, fr = r[0]
+    return {"status": s, "total": int(t), "discount": int(d), "paid": int(p),
+            "user_coupon_id": int(uc) or None, "user_id": int(u), "failure_reason": fr}
+
+
+def order_count(stack, uid):
+    return scalar(stack, f"SELECT count(*) FROM orders WHERE user_id = {int(uid)}")
+
+
+def outbox(stack, oid):
+    """[type] of the outbox rows of an order, oldest first."""
+    return [r[0] for r in rows(stack, f"SELECT type FROM outbox WHERE order_id = {int(oid)}"
+                                      " ORDER BY id")]
+
+
+def outbox_rows(stack, order_ids):
+    """The relay's view of these orders' outbox rows, oldest first: dicts."""
+    if not order_ids:
+        return []
+    out = []
+    for oid, typ, eid, att, dlv, err in rows(
+            stack, "SELECT order_id, type, event_id, attempts, delivered_at IS NOT NULL,"
+                   " coalesce(last_error, '') FROM outbox WHERE order_id IN ("
+                   + ",".join(str(int(o)) for o in order_ids) + ") ORDER BY id"):
+        out.append({"order_id": int(oid), "type": typ, "event_id": eid,
+                    "attempts": int(att), "delivered": dlv == "t", "last_error": err})
+    return out
+
+
+def uc_row(stack, ucid):
+    """(status, order_id or None) of a user_coupons row."""
+    s, o = rows(stack, "SELECT status, coalesce(order_id, 0) FROM user_coupons"
+                       f" WHERE id = {int(ucid)}")[0]
+    return s, int(o) or None
+
+
+def bulk_users(stack, n, prefix="bulk"):
+    """n new users inserted in one statement (fast fixtures); their ids."""
+    tag = uuid.uuid4().hex[:10]
+    out = stack.psql(f"WITH ins AS (INSERT INTO users (login) SELECT '{prefix}_' || g || '_{tag}'"
+                     f" FROM generate_series(1, {int(n)}) g RETURNING id)"
+                     " SELECT id FROM ins ORDER BY id")
+    ids = [int(x) for x in out.split()]
+    assert len(ids) == n
+    return ids
+
+
+# --- the outbox relay -------------------------------------------------------------
+
+# Events a relay may lease now: pending (not delivered, not dead), due, and
+# not held back by an earlier undelivered event of the same order.
+LEASABLE_SQL = ("SELECT count(*) FROM outbox x WHERE delivered_at IS NULL AND dead_at IS NULL"
+                " AND next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM outbox e"
+                " WHERE e.order_id = x.order_id AND e.id < x.id AND e.delivered_at IS NULL)")
+
+
+def drain_backlog(stack, timeout=60):
+    """Wait until the relay (answered 200 by the receiver) has sent every event
+    the rest of the session left in the outbox. A backlog that does not drain
+    is a relay bug and fails the test: the relay tests rely on their events
+    going out within their own bounds, not behind a backlog."""
+    wait_until(lambda: stack.psql(LEASABLE_SQL) == "0", timeout,
+               "the outbox backlog drained by the relay", interval=0.2)
+
+
+@contextlib.contextmanager
+def relay_httpd(stack, conf, name):
+    """An extra httpd with `conf` (a relay to a receiver), once it has drained
+    the session's outbox backlog."""
+    with stack.httpd(conf, name) as inst:
+        drain_backlog(stack)
+        yield inst
+
+
+def check_retries_only(hits, timeout):
+    """Per event_id: every request has Idempotency-Key == event_id and the
+    same body; no two requests overlap in time (a duplicate is only ever a
+    later retry, never a concurrent second sender). `timeout`: the relay's
+    ShopPlatformTimeout in seconds."""
+    by_event = {}
+    for h in hits:
+        assert h.key == h.event_id, h
+        by_event.setdefault(h.event_id, []).append(h)
+    for eid, hs in by_event.items():
+        hs.sort(key=lambda h: h.start)
+        assert len({h.body for h in hs}) == 1, hs
+        for a, b in zip(hs, hs[1:]):
+            assert a.end is not None, hs
+            # An attempt the relay gave up on ended for it at its timeout,
+            # even if our handler slept on.
+            client_end = a.end if a.answered else min(a.end, a.start + timeout)
+            assert client_end <= b.start + 0.1, f"event {eid} sent concurrently: {a} / {b}"
+            assert not a.delivered, f"event {eid} sent again after a 2xx: {hs}"
+    return by_event

@@ -4,8 +4,8 @@ whatever the concurrency and however many httpd instances serve it."""
 
 from collections import Counter
 
-from shopclient import assert_problem, campaign_state, new_user, parallel, request
-from test_orders import bulk_users, issue, new_campaign, new_key, ok, replayed, rows
+from shopclient import (assert_problem, bulk_users, campaign_state, issue, new_campaign,
+                        new_key, new_user, ok, parallel, replayed, request, rows)
 
 
 def holders(stack, cid):

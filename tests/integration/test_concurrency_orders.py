@@ -4,11 +4,10 @@ reaching a client, points never double-spent."""
 
 from collections import Counter
 
-from shopclient import assert_problem, charge, ledger, new_user, parallel
-from test_orders import (bulk_users, cancel, create_order, db_order,
-                         funded_user, history, issued, new_campaign, new_key, ok,
-                         outbox, pay, place, product, replayed, rows, scalar, stock_of,
-                         uc_row)
+from shopclient import (assert_problem, bulk_users, cancel, charge, create_order, db_order,
+                        funded_user, history, issued, ledger, new_campaign, new_key,
+                        new_user, ok, outbox, parallel, pay, place, product, replayed, rows,
+                        scalar, stock_of, uc_row)
 
 
 def order_statuses(stack, pid):

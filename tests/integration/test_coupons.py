@@ -6,18 +6,14 @@ import datetime
 
 import pytest
 
-from shopclient import assert_problem, campaign_state, new_user, request
-from test_orders import (BAD_IDS, UNKNOWN_ID, funded_user, issue, issued,
-                         new_campaign, new_key, ok, parse_ts, pay, place, product,
-                         replayed, rows, scalar, uc_row, user_coupons, utcnow)
+from shopclient import (BAD_IDS, UNKNOWN_ID, assert_problem, campaign_state, funded_user,
+                        issue, issued, new_campaign, new_key, new_user, ok, parse_ts, pay,
+                        place, product, remaining, replayed, request, rows, scalar, uc_row,
+                        user_coupons, utcnow)
 
 
 def get_campaign(stack, cid):
     return request("GET", f"{stack.base}/coupons/{cid}")
-
-
-def remaining(stack, cid):
-    return ok(get_campaign(stack, cid))["remaining_quantity"]
 
 
 def rfc3339(dt):

@@ -4,10 +4,10 @@ nor cancelled. Synchronisation is by polling the database, bounded."""
 
 import datetime
 
-from shopclient import assert_problem, charge, ledger, new_user, parallel, request, wait_until
-from test_orders import (cancel, create_order, db_order, funded_user, get_order, issued,
-                         new_campaign, ok, outbox, parse_ts, pay, place, product, stock_of,
-                         uc_row, utcnow)
+from shopclient import (assert_problem, cancel, charge, create_order, db_order, funded_user,
+                        get_order, issued, ledger, new_campaign, new_user, ok, outbox,
+                        parallel, parse_ts, pay, place, product, request, stock_of, uc_row,
+                        utcnow, wait_until)
 
 
 def status_of(stack, oid):

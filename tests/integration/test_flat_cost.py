@@ -16,15 +16,10 @@ import re
 import subprocess
 from pathlib import Path
 import threading
-import time
 
-from shopclient import assert_problem, new_user, parallel, request, wait_until
-from test_orders import (bulk_users, cancel, funded_user, issue, issued,
-                         new_campaign, ok, pay, place, product, rows, scalar)
-
-
-def remaining(stack, cid):
-    return ok(request("GET", f"{stack.base}/coupons/{cid}"))["remaining_quantity"]
+from shopclient import (assert_problem, bulk_users, cancel, funded_user, issue, issued,
+                        new_campaign, new_user, ok, parallel, pay, pid_alive, place,
+                        product, remaining, request, rows, scalar, wait_until)
 
 
 def counts(stack, cid):
@@ -186,6 +181,7 @@ def test_retention_purges_in_batches_and_keeps_the_rest(stack):
                    f" AND product_id = {pid} GROUP BY 1"))
 
     with stack.httpd(RETENTION_CONF, "retention") as inst:
+        jobs = ok(request("GET", inst.base + "/admin/status"))["jobs_pid"]
         wait_until(lambda: outbox_left().get("old", 0) == 0 and sales_left().get(1, 0) == 0,
                  60, "the old events and sales lines purged")
         assert outbox_left() == {"pending": 30, "recent": 20}
@@ -200,9 +196,22 @@ def test_retention_purges_in_batches_and_keeps_the_rest(stack):
         assert sum(n for n, _ in sales_purges) >= 3000, sales_purges
         assert all(b <= 20 for _, b in sales_purges), sales_purges
         assert "more left" in inst.error_log()
-    # the main instance (default retention: 7 days, twice its 3-day window)
-    # keeps what is left
-    time.sleep(1)
+    # The default retention (outbox 7 days; sales twice the 3-day window), the
+    # main instance's, keeps what is left. Once the retention instance's jobs
+    # are gone, a default instance purges on its first tick: a canary past the
+    # default retentions (a delivered event 8 days old, a sale 7 days old)
+    # goes, and what is left stays.
+    wait_until(lambda: not pid_alive(jobs), 10, f"the retention jobs process {jobs} gone")
+    stack.psql(f"""
+        INSERT INTO outbox (type, order_id, payload, created_at, delivered_at, next_attempt_at)
+        VALUES ('ORDER_PAID', {oid}, json_build_object('tag', '{tag}', 'kind', 'canary'),
+                now() - interval '8 days', now() - interval '8 days', now() + interval '1 day')""")
+    stack.psql(f"INSERT INTO sales (order_id, product_id, quantity, paid_at)"
+               f" VALUES ({oid}, {pid}, 99, now() - interval '7 days')")
+    assert outbox_left()["canary"] == 1 and sales_left()[99] == 1
+    with stack.httpd("", "default-retention"):
+        wait_until(lambda: "canary" not in outbox_left() and 99 not in sales_left(), 30,
+                   "the canary purged by an instance with the default retention")
     assert outbox_left() == {"pending": 30, "recent": 20}
     assert sales_left() == {10: 1500, 20: 1500}
     stack.psql(f"DELETE FROM sales WHERE order_id = {oid}")

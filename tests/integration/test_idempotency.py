@@ -4,24 +4,17 @@ import uuid
 
 import pytest
 
-from shopclient import assert_problem, charge, ledger, new_user, parallel, request
+from shopclient import (assert_problem, charge, ledger, new_key, new_user, parallel,
+                        replayed, request)
 
 CHARGE_MAX = 1_000_000
 BALANCE_MAX = 10_000_000
-
-
-def new_key():
-    return f"k-{uuid.uuid4()}"
 
 
 def stored(stack, key):
     """Rows of idempotency_keys with that key: [(user_id, status)]."""
     out = stack.psql(f"SELECT user_id, status FROM idempotency_keys WHERE key = '{key}'")
     return [tuple(line.split("|")) for line in out.splitlines()]
-
-
-def replayed(resp):
-    return resp.headers.get("idempotency-replayed", "").lower() == "true"
 
 
 def test_retry_replays_the_first_response_and_charges_once(stack):

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shopclient import request, wait_until
-from test_orders import ok
+from shopclient import ok, pid_alive, request, wait_until
 
 FAST_JOBS = """
 ShopPopularRefresh 1
@@ -36,21 +35,13 @@ def ppid(pid):
     return None
 
 
-def alive(pid):
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
 def generated_at(inst):
     return status(inst)["popular"]["generated_at"]
 
 
 def test_one_jobs_process_beside_the_workers(stack, fast):
     jobs = status(fast)["jobs_pid"]
-    assert alive(jobs) and ppid(jobs) == fast.pid
+    assert pid_alive(jobs) and ppid(jobs) == fast.pid
     # a worker answered the status: it is not the jobs process
     assert status(fast)["db_pool"]["child_pid"] != jobs
 
@@ -59,7 +50,7 @@ def test_a_killed_jobs_process_is_replaced_and_jobs_go_on(stack, fast):
     old = status(fast)["jobs_pid"]
     os.kill(old, signal.SIGKILL)
     wait_until(lambda: status(fast)["jobs_pid"] not in (old, 0)
-               and alive(status(fast)["jobs_pid"]), 5, "a new jobs process")
+               and pid_alive(status(fast)["jobs_pid"]), 5, "a new jobs process")
     assert "jobs process %d exited" % old in fast.error_log()
     # the new process runs the jobs: an unpaid order expires (hold 1 s)
     uid = ok(request("POST", fast.base + "/admin/users", {"login": f"jobs-{old}"}), 201)["id"]
@@ -84,19 +75,19 @@ def test_jobs_keep_their_schedule_through_graceful_restarts(stack, fast):
         if at != seen:
             seen, now = at, time.monotonic()
             worst, last_change = max(worst, now - last_change), now
-        time.sleep(0.05)
+        time.sleep(0.05)    # samples over the 6 s of restarts (time must pass)
     assert restarts == 3
     # ShopPopularRefresh 1: never more than twice the interval without a refresh
     assert worst < 2.0, worst
     assert time.monotonic() - last_change < 2.0
     after = status(fast)["jobs_pid"]
-    assert after != before and alive(after) and not alive(before)
+    assert after != before and pid_alive(after) and not pid_alive(before)
 
 
 def test_stopping_httpd_stops_the_jobs_process(stack):
     with stack.httpd(FAST_JOBS, "stop-jobs") as inst:
         jobs = status(inst)["jobs_pid"]
-        assert alive(jobs)
+        assert pid_alive(jobs)
         inst.stop()
-        assert not alive(jobs)
+        assert not pid_alive(jobs)
         inst.start()

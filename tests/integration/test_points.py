@@ -11,7 +11,7 @@ BALANCE_MAX = 10_000_000
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
 
-def history(stack, uid, query=""):
+def points_history(stack, uid, query=""):
     return request("GET", f"{stack.base}/users/{uid}/points/history{query}")
 
 
@@ -37,7 +37,7 @@ def test_unknown_user_is_404(stack):
     missing = int(stack.psql("SELECT coalesce(max(id), 0) + 1000 FROM users"))
     for r in (request("GET", f"{stack.base}/users/{missing}/points"),
               charge(stack, missing, 1000),
-              history(stack, missing)):
+              points_history(stack, missing)):
         assert_problem(r, 404, "USER_NOT_FOUND")
     assert stack.psql(f"SELECT count(*) FROM point_history WHERE user_id = {missing}") == "0"
 
@@ -123,7 +123,7 @@ def test_balance_may_reach_the_maximum_but_not_pass_it(stack):
 
 def test_history_of_a_new_user_is_empty_list(stack):
     uid = new_user(stack)
-    r = history(stack, uid)
+    r = points_history(stack, uid)
     assert r.status == 200, r
     assert r.json == {"items": [], "next_cursor": None}
 
@@ -133,7 +133,7 @@ def test_history_items_newest_first_with_all_fields(stack):
     amounts = [100, 2000, 30, 40000, 5]
     for a in amounts:
         assert charge(stack, uid, a).status == 200
-    r = history(stack, uid)
+    r = points_history(stack, uid)
     assert r.status == 200, r
     assert r.json["next_cursor"] is None
     items = r.json["items"]
@@ -157,7 +157,7 @@ def test_history_default_limit_is_20_and_paging_returns_every_row_once(stack):
     uid = new_user(stack)
     for i in range(1, 46):
         assert charge(stack, uid, i).status == 200
-    r = history(stack, uid)
+    r = points_history(stack, uid)
     assert r.status == 200
     assert len(r.json["items"]) == 20
     assert isinstance(r.json["next_cursor"], str)
@@ -177,10 +177,10 @@ def test_history_cursor_is_stable_when_new_rows_arrive(stack):
     uid = new_user(stack)
     for a in (1, 2, 3, 4):
         charge(stack, uid, a)
-    first = history(stack, uid, "?limit=2").json
+    first = points_history(stack, uid, "?limit=2").json
     assert [it["amount"] for it in first["items"]] == [4, 3]
     charge(stack, uid, 5)          # newer than the first page: must not show up later
-    rest = history(stack, uid, f"?limit=2&cursor={first['next_cursor']}").json
+    rest = points_history(stack, uid, f"?limit=2&cursor={first['next_cursor']}").json
     assert [it["amount"] for it in rest["items"]] == [2, 1]
 
 
@@ -191,7 +191,7 @@ def test_history_cursor_is_stable_when_new_rows_arrive(stack):
 def test_history_bad_limit_or_cursor_is_400(stack, query):
     uid = new_user(stack)
     charge(stack, uid, 10)
-    assert_problem(history(stack, uid, query), 400, "INVALID_REQUEST")
+    assert_problem(points_history(stack, uid, query), 400, "INVALID_REQUEST")
 
 
 @pytest.mark.parametrize("limit", [1, 100])
@@ -199,7 +199,7 @@ def test_history_limit_bounds_are_accepted(stack, limit):
     uid = new_user(stack)
     charge(stack, uid, 10)
     charge(stack, uid, 20)
-    r = history(stack, uid, f"?limit={limit}")
+    r = points_history(stack, uid, f"?limit={limit}")
     assert r.status == 200, r
     assert len(r.json["items"]) == min(limit, 2)
     assert (r.json["next_cursor"] is None) == (limit >= 2)
@@ -210,8 +210,8 @@ def test_history_cursor_of_another_user_shows_nothing_of_theirs(stack):
     for x in (1, 2, 3):
         charge(stack, a, x)
         charge(stack, b, x * 100)
-    cur = history(stack, a, "?limit=1").json["next_cursor"]
-    r = history(stack, b, f"?limit=10&cursor={cur}")
+    cur = points_history(stack, a, "?limit=1").json["next_cursor"]
+    r = points_history(stack, b, f"?limit=10&cursor={cur}")
     if r.status == 200:
         assert all(it["amount"] >= 100 for it in r.json["items"]), r
     else:

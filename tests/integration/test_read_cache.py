@@ -7,11 +7,9 @@ the next read at once; a write behind its back (psql) is seen once the TTL
 has run out. Off by default: the main httpd never answers from a cache.
 """
 
-import uuid
-
 import pytest
 
-from shopclient import charge, new_product, new_user, parallel, request, wait_until
+from shopclient import charge, new_user, parallel, place, product, request, wait_until
 
 TTL = 2.0
 CONF = "ShopReadCacheTTL 2s\nShopOrderHold 1s\n"
@@ -33,26 +31,14 @@ def cached(stack):
         yield inst
 
 
-def product(base, stock=100, price=500):
-    return new_product(base, f"rc-{uuid.uuid4().hex[:8]}", price, stock)
-
-
-def order(base, uid, pid, qty):
-    """An order of qty x product pid for uid: its id."""
-    r = request("POST", f"{base}/users/{uid}/orders",
-                {"items": [{"product_id": pid, "quantity": qty}]})
-    assert r.status == 201, r
-    return r.json["order_id"]
-
-
 def test_off_by_default(stack):
-    pid = product(stack.base)
+    pid = product(stack.base, price=500, stock=100)
     for _ in range(3):
         assert not hit(get(f"{stack.base}/products/{pid}"))
 
 
 def test_repeated_read_hits_with_the_same_body(cached):
-    pid = product(cached.base, stock=7)
+    pid = product(cached.base, price=500, stock=7)
     first = get(f"{cached.base}/products/{pid}")
     again = get(f"{cached.base}/products/{pid}")
     assert not hit(first) and hit(again)
@@ -64,11 +50,11 @@ def test_repeated_read_hits_with_the_same_body(cached):
 def test_order_and_cancel_are_seen_at_once(cached):
     base = cached.base
     uid = new_user(base, "rc")
-    pid = product(base, stock=10)
+    pid = product(base, price=500, stock=10)
     assert charge(base, uid, 5000).status == 200
     get(f"{base}/products/{pid}")
     assert hit(get(f"{base}/products/{pid}"))
-    oid = order(base, uid, pid, 3)
+    oid = place(base, uid, [(pid, 3)])["order_id"]
     assert get(f"{base}/products/{pid}").json["stock"] == 7
     assert hit(get(f"{base}/products/{pid}"))
     r = request("POST", f"{base}/users/{uid}/orders/{oid}/cancel")
@@ -79,11 +65,11 @@ def test_order_and_cancel_are_seen_at_once(cached):
 def test_payment_and_charge_are_seen_at_once(cached):
     base = cached.base
     uid = new_user(base, "rc")
-    pid = product(base, price=700)
+    pid = product(base, price=700, stock=100)
     assert charge(base, uid, 1000).status == 200
     assert get(f"{base}/users/{uid}/points").json["balance"] == 1000
     assert hit(get(f"{base}/users/{uid}/points"))
-    oid = order(base, uid, pid, 1)
+    oid = place(base, uid, [(pid, 1)])["order_id"]
     r = request("POST", f"{base}/users/{uid}/orders/{oid}/payment")
     assert r.status == 200, r
     assert get(f"{base}/users/{uid}/points").json["balance"] == 300
@@ -92,7 +78,7 @@ def test_payment_and_charge_are_seen_at_once(cached):
 
 
 def test_admin_patch_is_seen_at_once(cached):
-    pid = product(cached.base, stock=5)
+    pid = product(cached.base, price=500, stock=5)
     get(f"{cached.base}/products/{pid}")
     r = request("PATCH", f"{cached.base}/admin/products/{pid}", {"stock": 9})
     assert r.status == 200, r
@@ -105,8 +91,8 @@ def test_expired_orders_stock_is_seen_within_the_ttl(cached):
     # database and may be first), the stock is back within hold + TTL.
     base = cached.base
     uid = new_user(base, "rc")
-    pid = product(base, stock=4)
-    order(base, uid, pid, 4)
+    pid = product(base, price=500, stock=4)
+    place(base, uid, [(pid, 4)])
     assert get(f"{base}/products/{pid}").json["stock"] == 0
     assert hit(get(f"{base}/products/{pid}"))
     wait_until(lambda: get(f"{base}/products/{pid}").json["stock"] == 4, 1 + TTL + 1,
@@ -114,7 +100,7 @@ def test_expired_orders_stock_is_seen_within_the_ttl(cached):
 
 
 def test_a_write_behind_its_back_is_seen_within_the_ttl(stack, cached):
-    pid = product(cached.base, stock=3)
+    pid = product(cached.base, price=500, stock=3)
     get(f"{cached.base}/products/{pid}")
     assert hit(get(f"{cached.base}/products/{pid}"))
     stack.psql(f"SELECT shop_set_stock({pid}, 8)")

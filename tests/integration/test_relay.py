@@ -12,11 +12,11 @@ Synchronisation is bounded polling (receiver hits, outbox rows), never sleeps.
 
 import re
 import time
-import uuid
 
 import pytest
 
-from shopclient import charge, new_product, new_user, parallel, request, wait_until
+from shopclient import (check_retries_only, outbox_rows, paid_order, parallel, relay_httpd,
+                        request, wait_until)
 
 TIMEOUT = 1.0         # ShopPlatformTimeout, seconds
 # One relay thread sending one event at a time (ShopPlatformConnections 1):
@@ -30,51 +30,11 @@ PAID_KEYS = {"event_id", "type", "order_id", "sequence", "user_id", "items",
              "total_amount", "discount_amount", "paid_amount", "paid_at"}
 
 
+# Every test starts and ends with the receiver listening and answering 200.
+pytestmark = pytest.mark.usefixtures("receiver")
+
+
 # --- helpers --------------------------------------------------------------------
-
-
-
-def paid_order(base, qty=2, price=150, coupon_value=None):
-    """New user + product, an order, its payment (on `base`): a dict."""
-    uid = new_user(base, "relay")
-    pid = new_product(base, f"relay-{uuid.uuid4().hex[:8]}", price, qty + 5)
-    assert charge(base, uid, qty * price).status == 200
-    r = request("POST", f"{base}/users/{uid}/orders",
-                {"items": [{"product_id": pid, "quantity": qty}]})
-    assert r.status == 201, r
-    oid = r.json["order_id"]
-    body = None
-    if coupon_value:
-        r = request("POST", f"{base}/admin/coupons",
-                    {"name": f"relay-{uuid.uuid4().hex[:8]}", "discount_type": "FIXED",
-                     "discount_value": coupon_value, "total_quantity": 1})
-        assert r.status == 201, r
-        r = request("POST", f"{base}/users/{uid}/coupons", {"coupon_id": r.json["id"]})
-        assert r.status == 201, r
-        body = {"user_coupon_id": r.json["user_coupon_id"]}
-    t = time.monotonic()
-    r = request("POST", f"{base}/users/{uid}/orders/{oid}/payment", body)
-    took = time.monotonic() - t
-    assert r.status == 200 and r.json["status"] == "PAID", r
-    return {"uid": uid, "pid": pid, "oid": oid, "qty": qty, "price": price,
-            "pay": r.json, "pay_seconds": took}
-
-
-def outbox(stack, order_ids):
-    """Outbox rows of these orders, oldest first: dicts."""
-    if not order_ids:
-        return []
-    out = stack.psql(
-        "SELECT order_id, type, event_id, attempts, delivered_at IS NOT NULL,"
-        " coalesce(last_error, '') FROM outbox WHERE order_id IN ("
-        + ",".join(str(int(o)) for o in order_ids) + ") ORDER BY id")
-    rows = []
-    for line in out.splitlines():
-        oid, typ, eid, att, dlv, err = line.split("|", 5)
-        rows.append({"order_id": int(oid), "type": typ, "event_id": eid,
-                     "attempts": int(att), "delivered": dlv == "t", "last_error": err})
-    return rows
-
 
 def delivered_ids(rx, order_ids):
     return {h.event_id for h in rx.for_orders(order_ids) if h.delivered}
@@ -87,7 +47,7 @@ def wait_delivered(stack, rx, order_ids, n_events, timeout=20):
         got = delivered_ids(rx, order_ids)
         if len(got) < n_events:
             return None
-        rows = outbox(stack, order_ids)
+        rows = outbox_rows(stack, order_ids)
         return rows if all(r["delivered"] for r in rows) else None
     rows = wait_until(done, timeout, f"delivery of {n_events} events of orders {order_ids}",
                       interval=0.1)
@@ -96,61 +56,13 @@ def wait_delivered(stack, rx, order_ids, n_events, timeout=20):
     return rows
 
 
-def check_retries_only(hits):
-    """Per event_id: every request has Idempotency-Key == event_id and the
-    same body; no two requests overlap in time (a duplicate is only ever a
-    later retry, never a concurrent second sender)."""
-    by_event = {}
-    for h in hits:
-        assert h.key == h.event_id, h
-        by_event.setdefault(h.event_id, []).append(h)
-    for eid, hs in by_event.items():
-        hs.sort(key=lambda h: h.start)
-        assert len({h.body for h in hs}) == 1, hs
-        for a, b in zip(hs, hs[1:]):
-            assert a.end is not None, hs
-            # An attempt the relay gave up on ended for it at its timeout,
-            # even if our handler slept on.
-            client_end = a.end if a.answered else min(a.end, a.start + TIMEOUT)
-            assert client_end <= b.start + 0.1, f"event {eid} sent concurrently: {a} / {b}"
-            assert not a.delivered, f"event {eid} sent again after a 2xx: {hs}"
-    return by_event
-
-
-# Events a relay may lease now: pending (not delivered, not dead), due, and
-# not held back by an earlier undelivered event of the same order.
-LEASABLE_SQL = ("SELECT count(*) FROM outbox x WHERE delivered_at IS NULL AND dead_at IS NULL"
-                " AND next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM outbox e"
-                " WHERE e.order_id = x.order_id AND e.id < x.id AND e.delivered_at IS NULL)")
-
-
-def drain_backlog(stack, timeout=60):
-    """Wait until the relay (answered 200 by the receiver) has sent every event
-    the rest of the session left in the outbox. A backlog that does not drain
-    is a relay bug and fails the test: the relay tests rely on their events
-    going out within their own bounds, not behind a backlog."""
-    wait_until(lambda: stack.psql(LEASABLE_SQL) == "0", timeout,
-               "the outbox backlog drained by the relay", interval=0.2)
-
-
 # --- fixtures -------------------------------------------------------------------
-
 
 @pytest.fixture(scope="module")
 def relay(stack, rx):
     """An httpd whose relay posts to the receiver (at /events/a)."""
-    with stack.httpd(CONF.format(url=rx.url("/events/a")), "relay") as inst:
-        drain_backlog(stack)
+    with relay_httpd(stack, CONF.format(url=rx.url("/events/a")), "relay") as inst:
         yield inst
-
-
-@pytest.fixture(autouse=True)
-def receiver_ok(rx):
-    rx.start()
-    rx.ok()
-    yield
-    rx.start()
-    rx.ok()
 
 
 # --- tests ----------------------------------------------------------------------
@@ -194,7 +106,7 @@ def test_refund_emits_order_cancelled_with_same_order_id(stack, rx, relay):
     assert cancelled.json["items"] == paid.json["items"]
     assert cancelled.json["paid_amount"] == paid.json["paid_amount"] == 600
     assert TS_RE.match(cancelled.json.get("cancelled_at") or ""), cancelled.json
-    check_retries_only(rx.for_orders([o["oid"]]))
+    check_retries_only(rx.for_orders([o["oid"]]), TIMEOUT)
 
 
 def test_receiver_down_then_back_on_same_port(stack, rx, relay):
@@ -202,14 +114,14 @@ def test_receiver_down_then_back_on_same_port(stack, rx, relay):
     orders = [paid_order(relay.base) for _ in range(3)]
     oids = [o["oid"] for o in orders]
     # The relay tried, failed (connection refused) and recorded it.
-    wait_until(lambda: any(r["attempts"] >= 1 and r["last_error"] for r in outbox(stack, oids)),
+    wait_until(lambda: any(r["attempts"] >= 1 and r["last_error"] for r in outbox_rows(stack, oids)),
                10, "a failed attempt recorded in the outbox", interval=0.1)
-    assert not any(r["delivered"] for r in outbox(stack, oids))
+    assert not any(r["delivered"] for r in outbox_rows(stack, oids))
     rx.start()
     rows = wait_delivered(stack, rx, oids, 3)
     assert sorted(r["order_id"] for r in rows) == sorted(oids), rows
     assert all(r["type"] == "ORDER_PAID" and r["last_error"] == "" for r in rows), rows
-    by_event = check_retries_only(rx.for_orders(oids))
+    by_event = check_retries_only(rx.for_orders(oids), TIMEOUT)
     assert len(by_event) == 3
 
 
@@ -219,7 +131,7 @@ def test_receiver_500_twice_then_200(stack, rx, relay):
     errors_seen = set()
 
     def done():
-        rows = outbox(stack, [o["oid"]])
+        rows = outbox_rows(stack, [o["oid"]])
         errors_seen.update(r["last_error"] for r in rows)
         return rows if rows and rows[0]["delivered"] else None
     rows = wait_until(done, 20, "delivery after two 500s", interval=0.1)
@@ -227,7 +139,7 @@ def test_receiver_500_twice_then_200(stack, rx, relay):
     assert [h.status for h in hits] == [500, 500, 200], hits
     assert len({h.key for h in hits}) == 1 and hits[0].key == rows[0]["event_id"], hits
     assert all(h.event_id == h.key for h in hits), hits
-    check_retries_only(hits)
+    check_retries_only(hits, TIMEOUT)
     # backoff: ~1 s after the first failure, ~2 s after the second (cap 2 s)
     assert hits[1].start - hits[0].start >= 0.8, hits
     assert hits[2].start - hits[1].start >= 1.6, hits
@@ -247,7 +159,7 @@ def test_receiver_hangs_payments_stay_fast_event_delivered_later(stack, rx, rela
     oids = [o["oid"] for o in [first] + more]
     # The timed-out attempt is recorded as a failure.
     wait_until(lambda: (lambda r: r[0]["attempts"] >= 1 and r[0]["last_error"])(
-        outbox(stack, [first["oid"]])), 10, "the timeout recorded", interval=0.1)
+        outbox_rows(stack, [first["oid"]])), 10, "the timeout recorded", interval=0.1)
     assert not any(h.delivered for h in rx.for_orders(oids))
     rx.release()
     rows = wait_delivered(stack, rx, oids, 5)
@@ -255,7 +167,7 @@ def test_receiver_hangs_payments_stay_fast_event_delivered_later(stack, rx, rela
     assert len(hits) >= 2 and not hits[0].delivered, hits
     assert len({h.key for h in hits}) == 1, hits
     assert rows[0]["attempts"] >= 2 and rows[0]["last_error"] == "", rows
-    check_retries_only(rx.for_orders(oids))
+    check_retries_only(rx.for_orders(oids), TIMEOUT)
 
 
 def test_httpd_stopped_with_pending_events_delivers_after_start(stack, rx, relay):
@@ -264,17 +176,19 @@ def test_httpd_stopped_with_pending_events_delivers_after_start(stack, rx, relay
         # Paid on the main httpd (no ShopPlatformURL): nobody sends them.
         orders = [paid_order(stack.base) for _ in range(3)]
         oids = [o["oid"] for o in orders]
+        # Nothing to wait for: 1 s in which a sender, were there one, would
+        # have sent them (time must pass); the receiver is looked at throughout.
         t = time.monotonic()
         while time.monotonic() - t < 1.0:
             assert rx.for_orders(oids) == []
             time.sleep(0.1)
-        rows = outbox(stack, oids)
+        rows = outbox_rows(stack, oids)
         assert len(rows) == 3 and not any(r["delivered"] or r["attempts"] for r in rows), rows
     finally:
         relay.start()
     rows = wait_delivered(stack, rx, oids, 3)
     assert all(r["attempts"] == 1 for r in rows), rows
-    check_retries_only(rx.for_orders(oids))
+    check_retries_only(rx.for_orders(oids), TIMEOUT)
 
 
 def test_two_relays_never_send_one_event_concurrently(stack, rx, relay):
@@ -299,7 +213,7 @@ def test_two_relays_never_send_one_event_concurrently(stack, rx, relay):
     finally:
         rx.ok()
     hits = rx.for_orders(oids)
-    by_event = check_retries_only(hits)
+    by_event = check_retries_only(hits, TIMEOUT)
     # The receiver answered 200 within 20 ms (the timeout is 1 s), so each
     # event went out exactly once, through one relay.
     dups = {e: hs for e, hs in by_event.items() if len(hs) > 1}

@@ -8,14 +8,14 @@ so only the events a test means to refuse are refused. Every check filters
 by the order ids the test itself created.
 """
 
-import time
 import uuid
 
 import pytest
 
-from shopclient import all_pages, charge, new_product, new_user, request, wait_until
-from test_relay import check_retries_only, drain_backlog
+from shopclient import (all_pages, cancel, check_retries_only, funded_user, ok, pay, place,
+                        product, relay_httpd, request, server_status, wait_until)
 
+TIMEOUT = 1.0         # ShopPlatformTimeout, seconds
 CONF = ("ShopPlatformURL {url}\nShopPlatformTimeout 1\nShopPlatformRetryMax 1\n"
         "ShopPlatformDeadAfter 2\nLogLevel warn shop:info\n")
 DEAD_KEYS = {"event_id", "type", "order_id", "sequence", "attempts", "last_error",
@@ -26,23 +26,8 @@ DEAD_KEYS = {"event_id", "type", "order_id", "sequence", "attempts", "last_error
 
 def placed_order(base):
     """A new user with points and an unpaid order: (uid, oid)."""
-    uid = new_user(base, "dead")
-    pid = new_product(base, f"dead-{uuid.uuid4().hex[:8]}", 100, 10)
-    assert charge(base, uid, 100).status == 200
-    r = request("POST", f"{base}/users/{uid}/orders",
-                {"items": [{"product_id": pid, "quantity": 1}]})
-    assert r.status == 201, r
-    return uid, r.json["order_id"]
-
-
-def pay(base, uid, oid):
-    r = request("POST", f"{base}/users/{uid}/orders/{oid}/payment")
-    assert r.status == 200 and r.json["status"] == "PAID", r
-
-
-def cancel(base, uid, oid):
-    r = request("POST", f"{base}/users/{uid}/orders/{oid}/cancel")
-    assert r.status == 200 and r.json["status"] == "CANCELLED", r
+    uid = funded_user(base, 100)
+    return uid, place(base, uid, [(product(base, price=100, stock=10), 1)])["order_id"]
 
 
 def events(stack, oid):
@@ -70,12 +55,6 @@ def dead_list(base):
     return items
 
 
-def server_status(inst):
-    r = request("GET", inst.base[: -len("/api")] + "/server-status?auto")
-    assert r.status == 200, r
-    return dict(line.split(": ", 1) for line in r.body.decode().splitlines() if ": " in line)
-
-
 def redeliver(base, event_id, key=None):
     return request("POST", f"{base}/admin/outbox/dead/{event_id}/redeliver",
                    headers={"Idempotency-Key": key} if key else None)
@@ -83,34 +62,30 @@ def redeliver(base, event_id, key=None):
 
 # --- fixtures -------------------------------------------------------------------
 
-
 @pytest.fixture(scope="module")
-def relay(stack, rx):
-    with stack.httpd(CONF.format(url=rx.url("/events")), "relay-dead") as inst:
-        drain_backlog(stack)
+def dead_relay(stack, rx):
+    """An httpd whose relay posts to the receiver, parking refused events as dead."""
+    with relay_httpd(stack, CONF.format(url=rx.url("/events")), "relay-dead") as inst:
         yield inst
 
 
-@pytest.fixture(autouse=True)
-def receiver_ok(rx):
-    rx.ok()
-    yield
-    rx.ok()
+# Every test starts and ends with the receiver listening and answering 200.
+pytestmark = pytest.mark.usefixtures("receiver")
 
 
 # --- tests ----------------------------------------------------------------------
 
-def test_refused_event_is_parked_dead_listed_and_redelivered(stack, rx, relay):
-    base = relay.base
+def test_refused_event_is_parked_dead_listed_and_redelivered(stack, rx, dead_relay):
+    base = dead_relay.base
     a_uid, a = placed_order(base)       # ORDER_PAID refused for good, then cancelled
     c_uid, c = placed_order(base)       # ORDER_PAID refused for good
     b_uid, b = placed_order(base)       # delivered normally meanwhile
     rx.script([400], order_id=a, type="ORDER_PAID")
     rx.script([422], order_id=c, type="ORDER_PAID")
-    pay(base, a_uid, a)
-    pay(base, c_uid, c)
-    cancel(base, a_uid, a)
-    pay(base, b_uid, b)
+    assert ok(pay(base, a_uid, a))["status"] == "PAID"
+    assert ok(pay(base, c_uid, c))["status"] == "PAID"
+    assert ok(cancel(base, a_uid, a))["status"] == "CANCELLED"
+    assert ok(pay(base, b_uid, b))["status"] == "PAID"
 
     # Two refusals (ShopPlatformDeadAfter 2) and the event is dead.
     wait_until(lambda: events(stack, a)[0]["dead"] and events(stack, c)[0]["dead"], 20,
@@ -124,8 +99,18 @@ def test_refused_event_is_parked_dead_listed_and_redelivered(stack, rx, relay):
     wait_until(lambda: events(stack, b)[0]["delivered"], 20, "b delivered", interval=0.1)
 
     # Dead: never leased again. a's ORDER_CANCELLED waits behind its dead
-    # ORDER_PAID: pending, never sent, never dead.
-    time.sleep(2.5)     # > 2 backoffs (ShopPlatformRetryMax 1 s)
+    # ORDER_PAID: pending, never sent, never dead. Shown by a relay pass made
+    # when all of them would be due if they were leasable (past their
+    # next_attempt_at, the backoff of ShopPlatformRetryMax 1 s at most, which
+    # is time that has to pass): it sends a later event (the probe's), and
+    # none of theirs.
+    wait_until(lambda: stack.psql("SELECT now() > max(next_attempt_at) FROM outbox"
+                                  f" WHERE order_id IN ({a}, {c})") == "t", 10,
+               "the dead events' backoff run out", interval=0.1)
+    probe_uid, probe = placed_order(base)
+    assert ok(pay(base, probe_uid, probe))["status"] == "PAID"
+    wait_until(lambda: events(stack, probe)[0]["delivered"], 20,
+               "an event paid after the backoff delivered", interval=0.1)
     assert [h.status for h in hits(rx, a, "ORDER_PAID")] == [400, 400]
     assert [h.status for h in hits(rx, c, "ORDER_PAID")] == [422, 422]
     assert hits(rx, a, "ORDER_CANCELLED") == []
@@ -155,7 +140,7 @@ def test_refused_event_is_parked_dead_listed_and_redelivered(stack, rx, relay):
     assert r.status == 200, r
     assert r.json["outbox"]["dead"] == dead, r.json
     assert r.json["outbox"]["pending"] == pending, r.json
-    lines = server_status(relay)
+    lines = server_status(dead_relay)
     assert int(lines["ShopOutboxDead0"]) == dead, lines
     assert int(lines["ShopOutboxPending0"]) == pending, lines
 
@@ -181,7 +166,7 @@ def test_refused_event_is_parked_dead_listed_and_redelivered(stack, rx, relay):
     paid_a, cancelled_a = events(stack, a)
     assert not paid_a["dead"] and paid_a["attempts"] == 1 and paid_a["last_status"] == 200
     assert paid_a["event_id"] not in {i["event_id"] for i in dead_list(base)}
-    check_retries_only(rx.for_orders([a]))
+    check_retries_only(rx.for_orders([a]), TIMEOUT)
 
     # Not dead any more: 404 (and for ids that never were).
     for eid in (paid_a["event_id"], str(uuid.uuid4()), "not-a-uuid", "1"):
@@ -196,8 +181,8 @@ def test_refused_event_is_parked_dead_listed_and_redelivered(stack, rx, relay):
     wait_until(lambda: events(stack, c)[0]["delivered"], 20, "c delivered", interval=0.1)
 
 
-def test_retryable_answers_never_make_an_event_dead(stack, rx, relay):
-    base = relay.base
+def test_retryable_answers_never_make_an_event_dead(stack, rx, dead_relay):
+    base = dead_relay.base
     scripts = {408: [408, 408, 408, 200], 429: [429, 429, 429, 200],
                503: [503, 503, 503, 200],
                # one permanent refusal among retryable ones: below the limit
@@ -208,7 +193,7 @@ def test_retryable_answers_never_make_an_event_dead(stack, rx, relay):
         rx.script(answers, order_id=oid)
         orders[status] = (uid, oid)
     for uid, oid in orders.values():
-        pay(base, uid, oid)
+        assert ok(pay(base, uid, oid))["status"] == "PAID"
     oids = [oid for _, oid in orders.values()]
 
     def done():
@@ -219,15 +204,15 @@ def test_retryable_answers_never_make_an_event_dead(stack, rx, relay):
     assert all(r["attempts"] == 4 and r["last_status"] == 200 for r in rows), rows
     for status, (_, oid) in orders.items():
         assert [h.status for h in hits(rx, oid, "ORDER_PAID")] == scripts[status]
-    check_retries_only(rx.for_orders(oids))
+    check_retries_only(rx.for_orders(oids), TIMEOUT)
 
 
-def test_cancelled_never_overtakes_a_failing_paid(stack, rx, relay):
-    base = relay.base
+def test_cancelled_never_overtakes_a_failing_paid(stack, rx, dead_relay):
+    base = dead_relay.base
     uid, oid = placed_order(base)
     rx.script([500, 500, 500, 200], order_id=oid, type="ORDER_PAID")
-    pay(base, uid, oid)
-    cancel(base, uid, oid)
+    assert ok(pay(base, uid, oid))["status"] == "PAID"
+    assert ok(cancel(base, uid, oid))["status"] == "CANCELLED"
     wait_until(lambda: all(e["delivered"] for e in events(stack, oid)), 30,
                "both events delivered", interval=0.1)
     paid, cancelled = events(stack, oid)
@@ -240,4 +225,4 @@ def test_cancelled_never_overtakes_a_failing_paid(stack, rx, relay):
     assert paid_hits[-1].end <= canc_hits[0].start, (paid_hits, canc_hits)
     assert [h.json["sequence"] for h in paid_hits] == [1, 1, 1, 1]
     assert canc_hits[0].json["sequence"] == 2
-    check_retries_only(rx.for_orders([oid]))
+    check_retries_only(rx.for_orders([oid]), TIMEOUT)

@@ -15,12 +15,10 @@ delivery is still recorded, once.
 
 import time
 
-import pytest
+from shopclient import (bulk_users, cancel, check_retries_only, ok, outbox_rows, paid_order,
+                        parallel, relay_httpd, wait_until)
 
-from shopclient import parallel, request, wait_until
-from test_orders import bulk_users
-from test_relay import check_retries_only, drain_backlog, outbox, paid_order
-
+TIMEOUT = 2.0         # ShopPlatformTimeout, seconds
 CONNECTIONS = 8
 HOLD = 0.3
 CONF = ("ShopPlatformURL {url}\nShopPlatformTimeout 2\nShopPlatformRetryMax 2\n"
@@ -40,35 +38,26 @@ def max_in_flight(hits):
 
 def paid_and_cancelled(base):
     o = paid_order(base, qty=1, price=100)
-    r = request("POST", f"{base}/users/{o['uid']}/orders/{o['oid']}/cancel")
-    assert r.status == 200, r
+    assert ok(cancel(base, o["uid"], o["oid"]))["status"] == "CANCELLED"
     return o["oid"]
-
-
-@pytest.fixture
-def receiver(rx):
-    rx.start()
-    rx.ok()
-    yield rx
-    rx.ok()
 
 
 def test_sends_overlap_up_to_the_limit_and_keep_each_orders_order(stack, receiver):
     rx = receiver
-    with stack.httpd(CONF.format(url=rx.url("/events/p")), "relay-par") as inst:
-        drain_backlog(stack)   # at full speed, before the receiver slows
+    # the backlog drained at full speed, before the receiver slows
+    with relay_httpd(stack, CONF.format(url=rx.url("/events/p")), "relay-par") as inst:
         rx.hang(HOLD)
         oids = [o for batch in parallel(4, lambda i: [paid_and_cancelled(inst.base)
                                                        for _ in range(3)])
                 for o in batch]
 
         def delivered():
-            rows = outbox(stack, oids)
+            rows = outbox_rows(stack, oids)
             return rows if len(rows) == 2 * len(oids) and all(r["delivered"] for r in rows) \
                 else None
         wait_until(delivered, 60, "delivery of every event", interval=0.2)
     hits = [h for h in rx.for_orders(oids) if h.end is not None]
-    check_retries_only(hits)
+    check_retries_only(hits, TIMEOUT)
     peak = max_in_flight(hits)
     assert 1 < peak <= CONNECTIONS, f"{peak} requests in flight at once"
     for oid in oids:
@@ -86,21 +75,21 @@ def test_a_slow_receiver_gets_the_rest_of_a_batch_without_waiting_for_the_lease(
     rx = receiver
     conf = ("ShopPlatformURL {url}\nShopPlatformTimeout 1\nShopPlatformRetryMax 2\n"
             "ShopPlatformConnections 1\nLogLevel warn shop:info\n")
-    with stack.httpd(conf.format(url=rx.url("/events/s")), "relay-drain"):
-        drain_backlog(stack)   # at full speed, before the receiver slows
+    with relay_httpd(stack, conf.format(url=rx.url("/events/s")), "relay-drain"):
+        pass                   # the backlog drained at full speed, before the receiver slows
     oids = [paid_order(stack.base, qty=1, price=100)["oid"] for _ in range(10)]  # due together
     rx.hang(0.4)
     with stack.httpd(conf.format(url=rx.url("/events/s")), "relay-slow"):
         started = time.monotonic()
 
         def delivered():
-            rows = outbox(stack, oids)
+            rows = outbox_rows(stack, oids)
             return rows if len(rows) == 10 and all(r["delivered"] for r in rows) else None
         wait_until(delivered, 30, "delivery of the 10 events", interval=0.1)
         took = time.monotonic() - started
     assert took < 9.5, f"10 events took {took:.1f} s: the unsent rest waited for its lease"
     hits = sorted((h for h in rx.for_orders(oids) if h.end is not None), key=lambda h: h.start)
-    check_retries_only(hits)
+    check_retries_only(hits, 1.0)   # this relay's ShopPlatformTimeout
     # Waiting out a lease shows as a pause of about 3 s between two sends
     # (lease 4 s, minus the second of sending); due again at once, the next
     # send follows within a tick (250 ms) plus the batch's bookkeeping.
@@ -114,8 +103,7 @@ def test_full_batches_are_recorded_once_by_the_next_lease(stack, receiver):
     Every event must end up delivered after exactly one POST: a delivery
     left unrecorded would be sent again once its lease ran out."""
     rx = receiver
-    with stack.httpd(CONF.format(url=rx.url("/events/f")), "relay-full"):
-        drain_backlog(stack)
+    with relay_httpd(stack, CONF.format(url=rx.url("/events/f")), "relay-full"):
         uid = bulk_users(stack, 1, "fullbatch")[0]
         stack.psql(f"INSERT INTO orders (user_id, status, total_amount, paid_amount, paid_at)"
                    f" SELECT {uid}, 'PAID', 100, 100, now() FROM generate_series(1, 1000)")
@@ -125,7 +113,7 @@ def test_full_batches_are_recorded_once_by_the_next_lease(stack, receiver):
         assert len(oids) == 1000
 
         def delivered():
-            rows = outbox(stack, oids)
+            rows = outbox_rows(stack, oids)
             return rows if len(rows) == 1000 and all(r["delivered"] for r in rows) else None
         rows = wait_until(delivered, 60, "delivery of the 1,000 events", interval=0.2)
         assert {r["attempts"] for r in rows} == {1}

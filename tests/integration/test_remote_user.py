@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from shopclient import assert_problem, charge, ledger, new_user, request
+from shopclient import assert_problem, charge, issue, ledger, new_campaign, new_user, ok, request
 
 
 def basic(user, password):
@@ -124,7 +124,6 @@ def test_403_comes_before_everything_else_on_every_user_route(stack, basic_auth)
 
 
 def test_403_before_sold_out(stack, basic_auth):
-    from test_orders import issue, new_campaign, ok
     inst, [(owner, login, pw), (other, _, _)], _ = basic_auth
     cid = new_campaign(stack, total_quantity=1)["id"]
     ok(issue(stack, new_user(stack), cid), 201)

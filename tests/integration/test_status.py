@@ -1,32 +1,51 @@
 """The status views (issues 9 and 14): GET /admin/status and mod_status's
 /server-status section, both checked against the database and /proc."""
-from shopclient import child_pids, request
-from test_orders import ok
+from shopclient import (assert_problem, child_pids, issue, issued, new_campaign, new_user, ok,
+                        request, server_status, wait_until)
 
 
-def server_status(stack):
-    r = request("GET", stack.base[: -len("/api")] + "/server-status?auto")
-    assert r.status == 200, r
-    lines = dict(line.split(": ", 1) for line in r.body.decode().splitlines() if ": " in line)
-    return lines
+def status_around_server_status(inst):
+    """(/admin/status before, /server-status?auto lines, /admin/status after)."""
+    before = ok(request("GET", inst.base + "/admin/status"))
+    lines = server_status(inst)
+    after = ok(request("GET", inst.base + "/admin/status"))
+    return before, lines, after
 
 
 def test_server_status_has_a_mod_shop_section(stack):
-    status = ok(request("GET", stack.base + "/admin/status"))
-    lines = server_status(stack)
+    # ShopPopularAge (whole seconds since the published ranking was computed)
+    # ticks with the clock: it is compared with /admin/status's age_seconds
+    # between two status reads that agree (no second turned meanwhile).
+    def agreeing():
+        before, lines, after = status_around_server_status(stack)
+        return (before, lines) if before["popular"] == after["popular"] else None
+    status, lines = wait_until(agreeing, 10, "two /admin/status reads in the same second")
     assert int(lines["ShopJobsPid"]) == status["jobs_pid"]
     pending, dead = map(int, stack.psql(
         "SELECT count(*) FILTER (WHERE dead_at IS NULL), count(*) FILTER (WHERE dead_at IS NOT NULL)"
         " FROM outbox WHERE delivered_at IS NULL").split("|"))
     assert int(lines["ShopOutboxPending0"]) == pending
     assert int(lines["ShopOutboxDead0"]) == dead
-    assert int(lines["ShopSoldOutCampaigns0"]) >= 0
     assert int(lines["ShopBreakerOpenSeconds0"]) == -1
-    assert int(lines["ShopPopularAge0"]) >= 0
+    assert status["popular"]["generated_at"] is not None, status   # main has a ranking
+    assert int(lines["ShopPopularAge0"]) == status["popular"]["age_seconds"], (lines, status)
     # one pool line per live worker child, none for the jobs process
     pool_pids = {int(k[len("ShopChildPool"):]) for k in lines if k.startswith("ShopChildPool")}
     workers = set(child_pids(stack.main.pid)) - {status["jobs_pid"]}
     assert pool_pids == workers, (pool_pids, workers)
+
+    # ShopSoldOutCampaigns: the campaigns this httpd has seen sold out (shared
+    # memory), as /admin/status's sold_out_campaigns; one more sold out
+    # (its last coupon issued, then refused) is one more, seen again still one.
+    sold_out = status["sold_out_campaigns"]
+    assert int(lines["ShopSoldOutCampaigns0"]) == sold_out, (lines, status)
+    cid = new_campaign(stack, total_quantity=1)["id"]
+    issued(stack, new_user(stack), cid)
+    assert_problem(issue(stack, new_user(stack), cid), 409, "SOLD_OUT")
+    assert ok(request("GET", stack.base + "/admin/status"))["sold_out_campaigns"] == sold_out + 1
+    assert int(server_status(stack)["ShopSoldOutCampaigns0"]) == sold_out + 1
+    assert_problem(issue(stack, new_user(stack), cid), 409, "SOLD_OUT")
+    assert int(server_status(stack)["ShopSoldOutCampaigns0"]) == sold_out + 1
 
 
 def test_admin_status_lists_every_childs_pool(stack):

@@ -8,9 +8,8 @@ import subprocess
 
 import pytest
 
-from conftest import _free_port
-from shopclient import assert_problem, new_product, new_user, request, wait_until
-from test_orders import issue, new_campaign, ok, pay, place
+from shopclient import (assert_problem, free_port, issue, new_campaign, new_user, ok, pay,
+                        place, request, wait_until)
 
 @pytest.fixture(scope="module")
 def two_shops(stack):
@@ -18,7 +17,7 @@ def two_shops(stack):
     stack.psql("DROP DATABASE IF EXISTS shop2")
     stack.psql("CREATE DATABASE shop2 OWNER shop")
     stack.migrate("shop2")
-    port2 = _free_port()
+    port2 = free_port()
     conf = f"""
 Listen 127.0.0.1:{port2}
 <VirtualHost 127.0.0.1:{port2}>
