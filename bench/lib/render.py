@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from measure import ORDER_PAY_RUNS, pg_numbers, wrk_numbers
+from measure import FLASH_ORDER_RUNS, ORDER_PAY_RUNS, pg_numbers, wrk_numbers
 
 
 def fmt_rate(x):
@@ -86,11 +86,14 @@ def run_errors_text(n):
 def wrk_line(rec):
     n = wrk_numbers(rec)
     extra = ""
-    if rec["name"] == "coupon_issue":
+    if rec["name"] in ("coupon_issue", "flash_coupon_drop"):
         extra = " issue phase %.2fs, %d x 201, %d x SOLD_OUT" % (
             n["issue_phase_s"] or 0, n["issued_201"], n["sold_out_409"])
     if rec["name"] in ORDER_PAY_RUNS:
         extra = order_pay_extra(n)
+    if rec["name"] in FLASH_ORDER_RUNS:
+        extra = " (%.0f req/s; %d x 503 with Retry-After, %d without; %d timeouts)" % (
+            n["rps_requests"], n["shed_503"], n["retry_after_missing"], n["errors"]["timeout"])
     cpu = ""
     if n.get("cpu"):
         cpu = "  [cpu us/op: client %.0f httpd %.0f pg %.0f; machine busy %s%%]" % (
@@ -140,9 +143,14 @@ def pg_errors_line(rec):
                 rec["serialization_failures_log"], rec["module_retries"]))
 
 
+def invariants_line(rec):
+    import flash_targets    # beside this file; it imports this module
+    return "%-16s      %s" % ("invariants", flash_targets.invariant_text(rec))
+
+
 LINES = {"wrk": wrk_line, "pgbench": pgbench_line, "check": check_line,
          "relay_drain": relay_drain_line, "relay_check": relay_check_line,
-         "pg_errors_total": pg_errors_line}
+         "pg_errors_total": pg_errors_line, "invariants": invariants_line}
 
 
 # ---------------------------------------------------------------------------
@@ -217,6 +225,8 @@ def tables(res):
 # Target rows: a PASS/FAIL line each on stdout, a table in the docs
 # ---------------------------------------------------------------------------
 def target_limit(t):
+    if "limit" in t:        # the flash-sale targets say it themselves
+        return t["limit"]
     tid, th = t["id"], t["threshold"]
     if tid.endswith("_p99"):
         return ("<= %.0f ms" if tid == "order_pay_p99" else "< %.0f ms") % th
@@ -330,6 +340,34 @@ def print_report(res):
         print("  " + line)
 
 
+def flash_table(flash):
+    L = ["| flash-sale run | conns | orders/s (201) | req/s | p50 ms | p99 ms | statuses | "
+         "socket errors (timeouts) |",
+         "|---|---:|---:|---:|---:|---:|---|---|"]
+    for name, by_conns in flash["runs"].items():
+        for c, n in by_conns.items():
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %d (%d) |" % (
+                name, c, fmt_rate(n["rps"]) if name in FLASH_ORDER_RUNS else "—",
+                fmt_rate(n.get("rps_requests", n["rps"])), fmt_ms(n["p50_ms"]),
+                fmt_ms(n["p99_ms"]),
+                " ".join("%s×%s" % (k, thousands(x)) for k, x in n["status"].items()),
+                n["socket_errors"], n["errors"]["timeout"]))
+    return "\n".join(L)
+
+
+def print_flash_sale(res):
+    flash, s = res.get("flash_sale"), res["summary"]
+    if not flash:
+        return
+    print()
+    print(flash_table(flash))
+    print()
+    print("flash sale targets: %d passed, %d missed, %d not measured" % (
+        s["flash_sale_passed"], s["flash_sale_missed"], s["flash_sale_not_measured"]))
+    for line in target_lines(flash["targets"]):
+        print("  " + line)
+
+
 def print_findings(s):
     for p in s["problems"]:
         print("PROBLEM: " + p)
@@ -410,9 +448,21 @@ def docs_purchase_targets(res):
     return out + ["- " + line for line in relay_summary(res)]
 
 
+def docs_flash_sale(res):
+    flash, s = res.get("flash_sale"), res["summary"]
+    if not flash:
+        return []
+    return ["", "### Flash sale targets", "",
+            "Flash sale targets: %d passed, %d missed%s (see [the flash sale](#flash-sale-issue-20) "
+            "for the method)." % (s["flash_sale_passed"], s["flash_sale_missed"],
+                                  ", %d not measured" % s["flash_sale_not_measured"]
+                                  if s["flash_sale_not_measured"] else ""),
+            "", flash_table(flash), "", target_table(flash["targets"])]
+
+
 def docs_section(res, charts=None):
     out = docs_header(res) + docs_results(res, charts) + docs_findings(res["summary"])
-    return "\n".join(out + docs_purchase_targets(res))
+    return "\n".join(out + docs_purchase_targets(res) + docs_flash_sale(res))
 
 
 BEGIN = "<!-- BEGIN bench/run results (generated: edit bench/lib/report.py, not this) -->"

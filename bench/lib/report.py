@@ -33,6 +33,7 @@ import os
 import sys
 import time
 
+import flash_targets
 import measure
 import render
 import targets
@@ -49,15 +50,20 @@ def findings(runs, recs, problems):
     return warnings
 
 
-def summary(routes, purchase, problems, warnings):
+def summary(routes, purchase, flash, problems, warnings):
     verdicts = [r["pass"] for v in routes.values() for r in v["runs"].values()
                 if r["pass"] is not None]
     passed, missed, unmeasured = targets.count_verdicts([t["pass"] for t in purchase["targets"]])
-    return {"targets_passed": sum(1 for v in verdicts if v),
-            "targets_missed": sum(1 for v in verdicts if not v),
-            "issue11_passed": passed, "issue11_missed": missed,
-            "issue11_not_measured": unmeasured,
-            "problems": problems, "warnings": warnings}
+    s = {"targets_passed": sum(1 for v in verdicts if v),
+         "targets_missed": sum(1 for v in verdicts if not v),
+         "issue11_passed": passed, "issue11_missed": missed,
+         "issue11_not_measured": unmeasured}
+    if flash:
+        passed, missed, unmeasured = targets.count_verdicts([t["pass"] for t in flash["targets"]])
+        s.update({"flash_sale_passed": passed, "flash_sale_missed": missed,
+                  "flash_sale_not_measured": unmeasured})
+    s.update({"problems": problems, "warnings": warnings})
+    return s
 
 
 def build(recs):
@@ -69,8 +75,9 @@ def build(recs):
     warnings = findings(runs, recs, problems)
     purchase = targets.purchase_targets(routes, ceilings, recs, runs.conns)
     targets.relay_findings(purchase, problems, warnings)
+    flash = flash_targets.flash_sale(runs, routes, ceilings, problems)
     config, end = first(recs, "config", {}), first(recs, "end", {})
-    return {
+    res = {
         "generated_at": end.get("finished_at") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "mode": config.get("mode"),
         "seconds_per_run": config.get("seconds"),
@@ -84,8 +91,11 @@ def build(recs):
         "routes": routes,
         "ceilings": ceilings,
         "issue11": purchase,
-        "summary": summary(routes, purchase, problems, warnings),
     }
+    if flash:
+        res["flash_sale"] = flash
+    res["summary"] = summary(routes, purchase, flash, problems, warnings)
+    return res
 
 
 def write_json(res, out):
@@ -114,6 +124,7 @@ def cmd_report(raw, out, docs, charts_dir=None, chart_python=None):
     res = build(measure.read_raw(raw))
     write_json(res, out)
     render.print_report(res)
+    render.print_flash_sale(res)
     charts_dir, drawn = charts_for(res, out, docs, charts_dir, chart_python)
     render.print_findings(res["summary"])
     if docs:

@@ -29,6 +29,9 @@ CEILINGS = {
     "pg_order_pay": ("pgbench: create+pay SQL", "bench/pgbench/order_pay.sql"),
     "pg_hot_row": ("pgbench: hot-row update", "bench/pgbench/hot_row.sql (one row)"),
     "pg_random_row": ("pgbench: random-row update", "bench/pgbench/random_row.sql"),
+    "pg_flash_hot": ("pgbench: flash-sale hot row",
+                     "bench/pgbench/flash_hot.sql: one scratch stock row and an order row "
+                     "per transaction (the flash sale's reference)"),
     "pg_tpcb": ("pgbench: TPC-B-like (built-in)",
                 "pgbench -b tpcb-like -M prepared on the database pgbench of the same "
                 "cluster (pgbench -i, scale in the dataset record)"),
