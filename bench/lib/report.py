@@ -10,20 +10,22 @@ that into results:
   report.py pglat LOG...            p50/p99 of pgbench per-transaction logs (-l)
   report.py report RAW OUT.json [--docs docs/performance.md]
                     [--charts DIR] [--chart-python /usr/bin/python3]
-                                    latest.json + the tables and the issue 11
-                                    targets on stdout (+ the docs section; +
+                                    latest.json + the tables, the issue 11
+                                    and flash-sale targets on stdout (+ the docs section; +
                                     the PNG charts of bench/lib/charts.py in
                                     DIR, docs/img/ by default with --docs);
                                     exit 1 if any run had a 5xx, an unexpected
                                     status, a socket error other than
                                     keep-alive closes, the coupon race was not
-                                    exact, or the relay marked an event
-                                    delivered that the receiver never got
+                                    exact, the relay marked an event
+                                    delivered that the receiver never got,
+                                    or a flash-sale invariant broke
 
 The work is in three modules beside it: measure.py reads the raw records
 into numbers, targets.py judges them (the ceilings, the routes' and the
-purchase targets, problems and warnings), render.py writes the text (run
-lines, tables, target lines, the docs section, the charts).
+purchase targets, problems and warnings), flash_targets.py judges the
+flash-sale section (issue 20), render.py writes the text (run lines,
+tables, target lines, the docs section, the charts).
 
 Standard library only (python3 is a dependency of the checkout anyway); the
 charts run in a separate interpreter (Debian's, with python3-matplotlib).

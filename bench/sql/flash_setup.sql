@@ -16,6 +16,7 @@
 -- stock), else products.stock. A table whose name pairs "stock" and
 -- "bucket" (e.g. product_stock_buckets) is checked for rows below zero.
 \set ON_ERROR_STOP 1
+SET client_min_messages = warning;
 
 INSERT INTO users (login)
 SELECT 'flash-' || g FROM generate_series(1, :claimers) AS g;
