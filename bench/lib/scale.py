@@ -10,7 +10,6 @@
                                          and the section of docs/performance.md
                                          between the bench/scale markers
 """
-import importlib.util
 import json
 import os
 import statistics
@@ -334,10 +333,8 @@ def render(r):
 
 
 def cmd_machine():
-    spec = importlib.util.spec_from_file_location("report", os.path.join(HERE, "report.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.cmd_machine()
+    import measure      # bench/lib/measure.py, beside this file
+    print(json.dumps(measure.machine_record()))
 
 
 def main(argv):

@@ -13,6 +13,12 @@
 -- a thread drains: delay() holds every connection for a second, so the
 -- answers to requests already in flight (possibly the last 201s) are still
 -- counted, then the thread stops. wrk's own duration is only a cap.
+--
+-- once=1 (the flash sale's coupon drop): every user claims exactly once,
+-- sold out or not. Thread t sends the ids t+first, t+first+n, ... below
+-- first+users, then holds its connections (delay) and stops once every
+-- answer is in, after creating the file <donefile>.<t> (bench/run ends wrk
+-- when all threads have one).
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 
 local headers = { ["Content-Type"] = "application/json" }
@@ -20,14 +26,26 @@ local body, prefix
 local k = 0
 local received = 0
 local soldout_at = nil
+local share, reserved = nil, 0
+
+local function share_of_thread()
+    return math.floor((opt.users - opt.tid + opt.nthreads - 1) / opt.nthreads)
+end
 
 function init(args)
     bench_init(args)
     body = '{"coupon_id":' .. opt.coupon .. '}'
     prefix = opt.prefix .. "/users/"
+    if opt.once == 1 then share = share_of_thread() end
 end
 
 function delay()
+    if share then
+        -- one delay() before each request: reserve its id, or hold
+        if reserved >= share then return 3600000 end
+        reserved = reserved + 1
+        return 0
+    end
     if soldout_at then return 1000 end
     return 0
 end
@@ -56,7 +74,13 @@ function response(status, headers, body)
     elseif status == 409 and body:find('"ALREADY_ISSUED"', 1, true) then
         bench_add("already_issued")
     end
-    if soldout_at and now - soldout_at > 0.5 then
+    if share then
+        if received >= share then
+            local f = io.open(opt.donefile .. "." .. opt.tid, "w")
+            if f then f:close() end
+            wrk.thread:stop()
+        end
+    elseif soldout_at and now - soldout_at > 0.5 then
         wrk.thread:stop()
     end
 end
