@@ -233,24 +233,9 @@ static int shop_handler(request_rec *r)
  */
 static ap_filter_rec_t *problem_filter_handle;
 
-static shop_err err_for_status(int status)
-{
-    switch (status) {
-    case HTTP_UNAUTHORIZED:           return SHOP_E_UNAUTHENTICATED;
-    case HTTP_FORBIDDEN:              return SHOP_E_FORBIDDEN;
-    case HTTP_NOT_FOUND:              return SHOP_E_NOT_FOUND;
-    case HTTP_METHOD_NOT_ALLOWED:     return SHOP_E_METHOD_NOT_ALLOWED;
-    case HTTP_REQUEST_ENTITY_TOO_LARGE: return SHOP_E_PAYLOAD_TOO_LARGE;
-    case HTTP_UNSUPPORTED_MEDIA_TYPE: return SHOP_E_UNSUPPORTED_MEDIA_TYPE;
-    case HTTP_SERVICE_UNAVAILABLE:    return SHOP_E_SERVICE_UNAVAILABLE;
-    default:
-        return status < 500 ? SHOP_E_INVALID_REQUEST : SHOP_E_INTERNAL;
-    }
-}
-
 static const char *problem_body(request_rec *r)
 {
-    json_t *doc = shop_problem_doc(r->pool, err_for_status(r->status),
+    json_t *doc = shop_problem_doc(r->pool, shop_err_for_status(r->status),
         apr_psprintf(r->pool, "httpd answered %s", ap_get_status_line(r->status)));
 
     /* The status httpd chose stays, also where no code has it (408, 414...). */

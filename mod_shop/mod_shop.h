@@ -161,6 +161,7 @@ typedef enum {
     SHOP_DB_OK = 0,
     SHOP_DB_RETRY,      /* serialization failure, deadlock, lost connection */
     SHOP_DB_DOWN,       /* PostgreSQL unreachable: 503 */
+    SHOP_DB_BUSY,       /* a lock or statement timeout: rolled back, 503 BUSY */
     SHOP_DB_FAIL        /* any other error: see shop_db.sqlstate */
 } shop_dbrc;
 
@@ -244,11 +245,9 @@ const char *shop_request_id(request_rec *r);
  */
 typedef shop_dbrc (*shop_work_fn)(shop_req *q, void *ctx, shop_resp *out);
 
-/* Flags for shop_run */
-#define SHOP_RUN_READ 0     /* autocommit statements */
-#define SHOP_RUN_TX   1     /* one transaction around the work */
-
-int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx);
+/* Autocommit statements, or one transaction when the request has an
+ * Idempotency-Key (the key is claimed and stored with the work). */
+int shop_run(shop_req *q, shop_work_fn work, void *ctx);
 
 /* ShopUserAuth remote-user: DECLINED when r->user may act for {userId},
  * else the answer sent (403, or 503 without a database). */

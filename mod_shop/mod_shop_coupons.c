@@ -85,9 +85,9 @@ int shop_coupons_issue(shop_req *q)
     }
     /* A keyed retry must replay its first answer, so it takes the full path. */
     if (q->idem_key == NULL && shop_soldout_is(q->sc->site, c.coupon_id)) {
-        return shop_run(q, SHOP_RUN_READ, sold_out_work, &c);
+        return shop_run(q, sold_out_work, &c);
     }
-    return shop_run(q, SHOP_RUN_READ, issue_work, &c);
+    return shop_run(q, issue_work, &c);
 }
 
 /* GET /users/{userId}/coupons */

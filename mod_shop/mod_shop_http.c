@@ -55,7 +55,7 @@ int shop_send_problem(request_rec *r, shop_err e, const char *detail)
 {
     json_t *doc = shop_problem_doc(r->pool, e, detail);
 
-    if (e == SHOP_E_SERVICE_UNAVAILABLE) {
+    if (shop_err_retry_after(e)) {
         apr_table_setn(r->headers_out, "Retry-After", "1");
     }
     return shop_send_json(r, shop_err_get(e)->status,
@@ -80,7 +80,7 @@ void shop_resp_err(shop_resp *out, request_rec *r, shop_err e, const char *detai
 
 int shop_send_resp(shop_req *q, const shop_resp *resp)
 {
-    if (resp->err == SHOP_E_SERVICE_UNAVAILABLE) {
+    if (shop_err_retry_after(resp->err)) {
         apr_table_setn(q->r->headers_out, "Retry-After", "1");
     }
     return shop_send_json(q->r, resp->status, shop_json_dump(q->r->pool, resp->doc));

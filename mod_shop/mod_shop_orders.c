@@ -67,7 +67,7 @@ int shop_orders_create(shop_req *q)
     for (i = 0; i < count; i++) {
         shop_cache_note_write(q, SHOP_CACHE_PRODUCT, items[i].product_id);
     }
-    return shop_run(q, SHOP_RUN_READ, create_work, &c);
+    return shop_run(q, create_work, &c);
 }
 
 /* GET /users/{userId}/orders */
@@ -137,7 +137,7 @@ int shop_orders_pay(shop_req *q)
     }
     c.coupon = present ? shop_i64(q->r->pool, coupon) : NULL;
     shop_cache_note_write(q, SHOP_CACHE_BALANCE, q->user_id);
-    return shop_run(q, SHOP_RUN_READ, pay_work, &c);
+    return shop_run(q, pay_work, &c);
 }
 
 /* POST /users/{userId}/orders/{orderId}/cancel */
@@ -161,5 +161,5 @@ int shop_orders_cancel(shop_req *q)
     /* A refund, and stock back for products the module is not told of. */
     shop_cache_note_write(q, SHOP_CACHE_BALANCE, q->user_id);
     shop_cache_note_write(q, SHOP_CACHE_PRODUCT, 0);
-    return shop_run(q, SHOP_RUN_READ, cancel_work, &c);
+    return shop_run(q, cancel_work, &c);
 }

@@ -34,7 +34,7 @@ static shop_dbrc ready_work(shop_req *q, void *ctx, shop_resp *out)
 
 int shop_health_ready(shop_req *q)
 {
-    return shop_run(q, SHOP_RUN_READ, ready_work, NULL);
+    return shop_run(q, ready_work, NULL);
 }
 
 /* ---- GET /admin/status ------------------------------------------------------ */
@@ -121,7 +121,7 @@ int shop_admin_status(shop_req *q)
         json_t *doc = shop_json_own(q->r->pool, status_doc(q, NULL));
         return shop_send_json(q->r, 200, shop_json_dump(q->r->pool, doc));
     }
-    return shop_run(q, SHOP_RUN_READ, status_work, NULL);
+    return shop_run(q, status_work, NULL);
 }
 
 /* ---- mod_status ------------------------------------------------------------- */
