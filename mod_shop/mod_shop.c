@@ -359,6 +359,24 @@ static void warn_open_user_auth(apr_pool_t *p, server_rec *main_s)
     (void)p;
 }
 
+/* Shared memory, then its users' blocks in it, each shop's: they are
+ * attached here so that mod_shop_shm.c knows none of them. */
+static apr_status_t shared_memory_create(apr_pool_t *pconf, server_rec *s)
+{
+    apr_array_header_t *sites = shop_sites();
+    apr_status_t rv = shop_shm_create(pconf, s);
+    int i;
+
+    for (i = 0; i < sites->nelts && rv == APR_SUCCESS; i++) {
+        shop_site *site = APR_ARRAY_IDX(sites, i, shop_site *);
+
+        if ((rv = shop_cache_attach(pconf, s, site)) == APR_SUCCESS) {
+            rv = shop_popular_attach(pconf, s, site);
+        }
+    }
+    return rv;
+}
+
 static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp, server_rec *s)
 {
@@ -375,8 +393,8 @@ static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     warn_open_user_auth(ptemp, s);
-    if (shop_shm_create(pconf, s) != APR_SUCCESS
-        || shop_jobs_start(pconf, s) != APR_SUCCESS) {
+    if (shared_memory_create(pconf, s) != APR_SUCCESS
+        || shop_jobs_start(pconf, s, shop_job_kinds, shop_job_kinds_count) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;

@@ -315,7 +315,9 @@ int shop_coupons_list(shop_req *q);
  * NULL with *rv on failure. */
 void *shop_shm_block(apr_pool_t *pconf, const char *name, apr_size_t size,
                      int persist, apr_status_t *rv);
-/* Creates every shop's shared memory; post_config, before the jobs start. */
+/* Creates the shared memory of this file (every shop's sold-out set and
+ * database state, the children's slots); post_config, before the users of
+ * shared memory (read cache, popular) attach theirs and the jobs start. */
 apr_status_t shop_shm_create(apr_pool_t *pconf, server_rec *s);
 int shop_soldout_is(const shop_site *site, apr_int64_t coupon_id);
 void shop_soldout_mark(const shop_site *site, apr_int64_t coupon_id);
@@ -351,8 +353,18 @@ struct shop_job {
     void *data;                 /* the job's own state */
 };
 
-/* post_config: forks the jobs process of this configuration generation. */
-apr_status_t shop_jobs_start(apr_pool_t *pconf, server_rec *s);
+/* A kind of job: appends its jobs for one shop to jobs (shop_job *). */
+typedef void (*shop_jobs_fn)(apr_pool_t *p, const shop_site *site,
+                             apr_array_header_t *jobs);
+
+/* Every kind of job the jobs process runs (mod_shop_routes.c). */
+extern const shop_jobs_fn shop_job_kinds[];
+extern const apr_size_t shop_job_kinds_count;
+
+/* post_config: forks the jobs process of this configuration generation,
+ * which runs the kinds of job it is handed, for every shop. */
+apr_status_t shop_jobs_start(apr_pool_t *pconf, server_rec *s,
+                             const shop_jobs_fn *kinds, apr_size_t nkinds);
 pid_t shop_jobs_pid(void);
 /* child_init: the parent's SIGCHLD handler is not the children's. */
 void shop_parent_sigchld_reset(void);

@@ -67,12 +67,8 @@ static apr_status_t site_create(apr_pool_t *pconf, server_rec *s, shop_site *sit
     if (site->dbstate == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      SHOPLOGNO(00025) "cannot create the database state shared memory");
-        return rv;
     }
-    if ((rv = shop_cache_attach(pconf, s, site)) != APR_SUCCESS) {
-        return rv;
-    }
-    return shop_popular_attach(pconf, s, site);
+    return rv;
 }
 
 static apr_status_t children_create(apr_pool_t *pconf, server_rec *s);
