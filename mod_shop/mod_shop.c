@@ -5,6 +5,8 @@
  * route → path ids → who may act → body → handler.  Each handler then
  * reads like its sequence diagram: validate → one unit of work → respond.
  */
+#include <http_protocol.h>
+#include <http_request.h>
 #include <ap_config.h>
 #include <ap_listen.h>
 #include <http_core.h>
@@ -12,6 +14,17 @@
 #include <arpa/inet.h>
 
 #include "mod_shop.h"
+#include "mod_shop_breaker.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_config.h"
+#include "mod_shop_db.h"
+#include "mod_shop_jobs.h"
+#include "mod_shop_popular.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_shm.h"
+#include "mod_shop_status.h"
+#include "mod_shop_tx.h"
+#include "shop_validate.h"
 
 static int method_bit(const request_rec *r)
 {

@@ -4,8 +4,14 @@
  */
 #include <apr_lib.h>
 
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_tx.h"
 #include "shop_sqlstate.h"
+#include "shop_validate.h"
 
 /* POST /admin/users {"login"} */
 static shop_dbrc user_create_work(shop_req *q, void *ctx, shop_resp *out)
@@ -15,7 +21,7 @@ static shop_dbrc user_create_work(shop_req *q, void *ctx, shop_resp *out)
     shop_dbrc rc = shop_db_exec(q->db, SQL_ADMIN_USER_INSERT, params, &res);
 
     if (rc == SHOP_DB_FAIL
-        && shop_sqlstate_classify(q->db->sqlstate) == SHOP_SQLSTATE_UNIQUE) {
+        && shop_sqlstate_classify(shop_db_sqlstate(q->db)) == SHOP_SQLSTATE_UNIQUE) {
         shop_resp_err(out, q->r, SHOP_E_LOGIN_TAKEN,
                       apr_psprintf(q->r->pool, "login '%s' exists", params[0]));
         return SHOP_DB_OK;
@@ -224,7 +230,7 @@ static shop_dbrc coupon_create_work(shop_req *q, void *ctx, shop_resp *out)
 {
     PGresult *res;
     shop_dbrc rc = shop_db_exec(q->db, SQL_ADMIN_COUPON_CREATE, ctx, &res);
-    shop_sqlstate_class cls = shop_sqlstate_classify(q->db->sqlstate);
+    shop_sqlstate_class cls = shop_sqlstate_classify(shop_db_sqlstate(q->db));
 
     /* class 23: the table's CHECK on the issue period */
     if (rc == SHOP_DB_FAIL && (cls == SHOP_SQLSTATE_INTEGRITY || cls == SHOP_SQLSTATE_UNIQUE)) {

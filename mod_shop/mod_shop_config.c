@@ -6,6 +6,7 @@
  * per-<Location> value could be walked around through another mount.
  */
 #include "mod_shop.h"
+#include "mod_shop_config.h"
 #include "shop_duration.h"
 
 #define SEC APR_USEC_PER_SEC

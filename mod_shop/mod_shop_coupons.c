@@ -6,7 +6,13 @@
  * SKIP LOCKED); once any child has seen a campaign sold out, shared memory
  * says so, and an issue for it costs one indexed read instead of a claim.
  */
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_shm.h"
+#include "mod_shop_tx.h"
+#include "shop_validate.h"
 
 typedef struct {
     apr_int64_t coupon_id;

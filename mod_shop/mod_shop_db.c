@@ -25,15 +25,31 @@
 #include <string.h>
 
 #include <apr_atomic.h>
+#include <apr_dbd.h>        /* before mod_dbd.h, which needs its types */
+#include <mod_dbd.h>
+#include <libpq-fe.h>
 
 #include "mod_shop.h"
+#include "mod_shop_breaker.h"
+#include "mod_shop_db.h"
+#include "mod_shop_shm.h"
 #include "shop_sqlstate.h"
 
 #define CONN_STATE_KEY "mod_shop.conn_state"
 
-struct shop_conn_state {
+typedef struct {
     int backend_pid;
     unsigned char prepared[SQL__COUNT];
+} shop_conn_state;
+
+struct shop_db {
+    request_rec *r;
+    server_rec *s;          /* whose pool the connection came from */
+    ap_dbd_t *dbd;
+    PGconn *conn;
+    shop_conn_state *state;
+    int in_tx;
+    char sqlstate[6];       /* of the last failure, "" if none */
 };
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
@@ -140,6 +156,11 @@ void shop_db_close(shop_db *db)
     if (db) {
         apr_pool_cleanup_run(db->r->pool, db, db_release);
     }
+}
+
+const char *shop_db_sqlstate(const shop_db *db)
+{
+    return db ? db->sqlstate : "";
 }
 
 static int sqlstate_is(const shop_db *db, const char *code)

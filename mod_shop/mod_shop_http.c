@@ -2,10 +2,15 @@
  * Request and response plumbing: request ids, JSON bodies with their size
  * and type checks, and every response mod_shop writes.
  */
+#include <http_protocol.h>
 #include <http_core.h>
 #include <apr_lib.h>
 
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_http.h"
+#include "shop_validate.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
 #define PROBLEM_TYPE "application/problem+json; charset=utf-8"
@@ -186,11 +191,6 @@ shop_err shop_read_json_body(shop_req *q, int required, const char **detail)
         q->raw_len = len;
     }
     return e;
-}
-
-const char *shop_i64(apr_pool_t *p, apr_int64_t v)
-{
-    return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
 }
 
 /* A bigint column (text from libpq) as a JSON integer; NULL for "". */

@@ -30,7 +30,11 @@
 #include <http_core.h>
 #include <mod_unixd.h>
 
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_jobs.h"
+#include "mod_shop_shm.h"
 
 #define JOBS_POLL apr_time_from_msec(10)    /* how fast a stop is noticed */
 #define JOBS_STOP_WAIT apr_time_from_sec(2) /* for ticks in flight, on a stop */

@@ -4,8 +4,14 @@
  * transaction; sql/migrations/002_orders_coupons.sql holds the logic and
  * its lock order.
  */
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_tx.h"
 #include "shop_order.h"
+#include "shop_validate.h"
 
 typedef struct {
     apr_int64_t order_id;

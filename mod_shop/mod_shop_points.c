@@ -1,7 +1,13 @@
 /*
  * Points: balance, charge, history (잔액 조회 / 잔액 충전).
  */
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_tx.h"
+#include "shop_validate.h"
 
 static shop_dbrc user_missing(shop_req *q, shop_resp *out)
 {

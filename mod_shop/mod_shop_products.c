@@ -1,7 +1,13 @@
 /*
  * Products: the on-sale list and a single product (상품 목록 / 단건 조회).
  */
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_tx.h"
+#include "shop_validate.h"
 
 /* Rows of (id, name, price, stock). */
 static json_t *product_doc(PGresult *res, int row)

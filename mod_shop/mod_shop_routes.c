@@ -9,6 +9,8 @@
  * the API can never open them (docs/design.md, "Mounts").
  */
 #include "mod_shop.h"
+#include "mod_shop_jobs.h"
+#include "mod_shop_routes.h"
 
 #define GET   SHOP_METHOD_GET
 #define POST  SHOP_METHOD_POST

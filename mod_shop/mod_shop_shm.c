@@ -18,6 +18,7 @@
 #include <apr_atomic.h>
 
 #include "mod_shop.h"
+#include "mod_shop_shm.h"
 
 #define SOLDOUT_SLOTS 4096      /* power of two */
 

@@ -8,10 +8,21 @@
  *   and dead letters, sold-out campaigns, this child's database pool, the jobs process;
  * - a mod_shop section in mod_status's /server-status (every shop).
  */
+#include <http_protocol.h>
 #include <http_main.h>
 #include <mod_status.h>
 
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_breaker.h"
+#include "mod_shop_db.h"
+#include "mod_shop_jobs.h"
+#include "mod_shop_popular.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_shm.h"
+#include "mod_shop_status.h"
+#include "mod_shop_tx.h"
 
 /* ---- health ----------------------------------------------------------------- */
 

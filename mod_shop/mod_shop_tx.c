@@ -11,7 +11,13 @@
  */
 #include <apr_sha1.h>
 
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_db.h"
+#include "mod_shop_http.h"
+#include "mod_shop_tx.h"
 #include "shop_sqlstate.h"
 
 static const char *sha1_hex(apr_pool_t *p, const char *data, apr_size_t len)
@@ -187,7 +193,7 @@ int shop_run(shop_req *q, shop_work_fn work, void *ctx)
         }
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, q->r,
                       SHOPLOGNO(00029) "retrying after [%s], attempt %d",
-                      q->db->sqlstate, attempt + 1);
+                      shop_db_sqlstate(q->db), attempt + 1);
         rc = SHOP_DB_OK;
     }
     shop_db_close(q->db);       /* free the connection before a slow client */
@@ -207,7 +213,7 @@ int shop_run(shop_req *q, shop_work_fn work, void *ctx)
         return shop_send_problem(q->r, SHOP_E_BUSY,
                                  "a lock or statement timed out; retry shortly");
     default:
-        if (shop_sqlstate_classify(q->db->sqlstate) == SHOP_SQLSTATE_DATA) {
+        if (shop_sqlstate_classify(shop_db_sqlstate(q->db)) == SHOP_SQLSTATE_DATA) {
             /* A data exception: a value the database cannot take (a time
              * that does not parse, a total beyond bigint). */
             return shop_send_problem(q->r, SHOP_E_INVALID_REQUEST,
@@ -215,7 +221,7 @@ int shop_run(shop_req *q, shop_work_fn work, void *ctx)
         }
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
                       SHOPLOGNO(00030) "database error [%s] on %s",
-                      q->db ? q->db->sqlstate : "", q->route_key);
+                      shop_db_sqlstate(q->db), q->route_key);
         return shop_send_problem(q->r, SHOP_E_INTERNAL, NULL);
     }
 }
