@@ -14,6 +14,8 @@
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 
+#include "mod_shop_directives.h"
+
 APLOG_USE_MODULE(shop);
 
 /* Every log message has a stable id, as httpd's own do with APLOGNO:
@@ -25,7 +27,7 @@ extern module AP_MODULE_DECLARE_DATA shop_module;
 #define SHOP_HANDLER "shop"              /* the API */
 #define SHOP_ADMIN_HANDLER "shop-admin"  /* the admin routes, nowhere else */
 
-/* ---- configuration (mod_shop_config.c) -------------------------------- */
+/* ---- configuration (mod_shop_config.c, mod_shop_directives.h) ---------- */
 
 #define SHOP_UNSET -1
 #define SHOP_PLATFORM_CONNECTIONS_MAX 256  /* ShopPlatformConnections */
@@ -37,37 +39,20 @@ typedef struct shop_site shop_site;
 /* The read cache's tables (ShopReadCacheTTL, mod_shop_cache.c). */
 typedef enum { SHOP_CACHE_PRODUCT, SHOP_CACHE_BALANCE, SHOP_CACHE__KINDS } shop_cache_kind;
 
+/* The fields of the directives (mod_shop_directives.h), one per directive. */
+#define SHOP_FIELD_VALUE(name, field, kind, min, max, dflt, help) SHOP_TYPE_##kind field;
+#define SHOP_FIELD_SETTER(name, field, type, args, setter, unset, dflt, help) type field;
+#define SHOP_FIELD_DIR(name, field, type, args, setter, unset, help) type field;
+
 typedef struct {
-    apr_off_t max_body;
-    apr_int64_t charge_max;
-    apr_int64_t balance_max;
-    int db_retries;
-    apr_interval_time_t idem_ttl;
-    apr_interval_time_t order_hold;
-    int popular_top_n;
-    apr_interval_time_t popular_window;
-    apr_interval_time_t popular_refresh;
-    apr_interval_time_t outbox_retention;   /* delivered events kept this long */
-    apr_interval_time_t sales_retention;    /* sales ledger lines kept this long */
-    const char *platform_url;
-    apr_interval_time_t platform_timeout;
-    apr_interval_time_t platform_retry_max;
-    int platform_dead_after;    /* permanent refusals before an event is dead */
-    int platform_connections;   /* the relay's sends in flight at once */
-    apr_interval_time_t read_cache_ttl;     /* ShopReadCacheTTL, 0: off */
-    apr_interval_time_t db_probe_interval;
-    shop_auth_mode user_auth;
-    int db_prepare;             /* ShopDBPrepare: 1 named server-side statements,
-                                 * 0 unnamed (PQexecParams), for transaction
-                                 * pooling (PgBouncer) */
-    const char *job_db_params;  /* ShopJobDBParams, or NULL: the DBDParams */
+    SHOP_SRV_DIRECTIVES(SHOP_FIELD_VALUE, SHOP_FIELD_SETTER)
     /* Found when the configuration is checked (mod_shop_sites.c): */
     shop_site *site;            /* the shop this server belongs to, or NULL */
     apr_array_header_t *mounts; /* shop_mount: the <Location>s of the handlers */
 } shop_srv_cfg;
 
 typedef struct {
-    const char *mount;          /* ShopMount, or NULL: found per request */
+    SHOP_DIR_DIRECTIVES(SHOP_FIELD_DIR)     /* mount: NULL, found per request */
 } shop_dir_cfg;
 
 /* ---- shops and mounts (mod_shop_sites.c) ------------------------------- */
