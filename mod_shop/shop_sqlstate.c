@@ -5,12 +5,17 @@
 
 #include "shop_sqlstate.h"
 
-/* Exact states first: some of them sit in a class listed further down
- * (57014 is in class 57, whose 57P* members mean a lost connection). */
+#define STATE_LEN 5
+
+/*
+ * Five characters name one state; fewer, a class of them.  The first
+ * match wins, so states come before classes: 57014 is in class 57, whose
+ * 57P* members mean a lost connection.
+ */
 static const struct {
-    const char *state;
+    const char *code;
     shop_sqlstate_class cls;
-} exact[] = {
+} table[] = {
     {"40001", SHOP_SQLSTATE_RETRY},
     {"40P01", SHOP_SQLSTATE_RETRY},
     {"25006", SHOP_SQLSTATE_CONN_LOST},
@@ -19,12 +24,6 @@ static const struct {
     {"57014", SHOP_SQLSTATE_BUSY},
     {"26000", SHOP_SQLSTATE_NO_STATEMENT},
     {"23505", SHOP_SQLSTATE_UNIQUE},
-};
-
-static const struct {
-    const char *prefix;
-    shop_sqlstate_class cls;
-} prefixes[] = {
     {"08", SHOP_SQLSTATE_CONN_LOST},
     {"57P", SHOP_SQLSTATE_CONN_LOST},
     {"22", SHOP_SQLSTATE_DATA},
@@ -38,14 +37,12 @@ shop_sqlstate_class shop_sqlstate_classify(const char *state)
     if (state == NULL) {
         return SHOP_SQLSTATE_OTHER;
     }
-    for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
-        if (strcmp(state, exact[i].state) == 0) {
-            return exact[i].cls;
-        }
-    }
-    for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-        if (strncmp(state, prefixes[i].prefix, strlen(prefixes[i].prefix)) == 0) {
-            return prefixes[i].cls;
+    for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        size_t n = strlen(table[i].code);
+
+        if (strncmp(state, table[i].code, n) == 0
+            && (n < STATE_LEN || state[STATE_LEN] == '\0')) {
+            return table[i].cls;
         }
     }
     return SHOP_SQLSTATE_OTHER;
