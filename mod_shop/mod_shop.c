@@ -5,6 +5,8 @@
  * route → path ids → who may act → body → handler.  Each handler then
  * reads like its sequence diagram: validate → one unit of work → respond.
  */
+#include <http_protocol.h>
+#include <http_request.h>
 #include <ap_config.h>
 #include <ap_listen.h>
 #include <http_core.h>
@@ -12,6 +14,17 @@
 #include <arpa/inet.h>
 
 #include "mod_shop.h"
+#include "mod_shop_breaker.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_config.h"
+#include "mod_shop_db.h"
+#include "mod_shop_jobs.h"
+#include "mod_shop_popular.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_shm.h"
+#include "mod_shop_status.h"
+#include "mod_shop_tx.h"
+#include "shop_validate.h"
 
 static int method_bit(const request_rec *r)
 {
@@ -233,24 +246,9 @@ static int shop_handler(request_rec *r)
  */
 static ap_filter_rec_t *problem_filter_handle;
 
-static shop_err err_for_status(int status)
-{
-    switch (status) {
-    case HTTP_UNAUTHORIZED:           return SHOP_E_UNAUTHENTICATED;
-    case HTTP_FORBIDDEN:              return SHOP_E_FORBIDDEN;
-    case HTTP_NOT_FOUND:              return SHOP_E_NOT_FOUND;
-    case HTTP_METHOD_NOT_ALLOWED:     return SHOP_E_METHOD_NOT_ALLOWED;
-    case HTTP_REQUEST_ENTITY_TOO_LARGE: return SHOP_E_PAYLOAD_TOO_LARGE;
-    case HTTP_UNSUPPORTED_MEDIA_TYPE: return SHOP_E_UNSUPPORTED_MEDIA_TYPE;
-    case HTTP_SERVICE_UNAVAILABLE:    return SHOP_E_SERVICE_UNAVAILABLE;
-    default:
-        return status < 500 ? SHOP_E_INVALID_REQUEST : SHOP_E_INTERNAL;
-    }
-}
-
 static const char *problem_body(request_rec *r)
 {
-    json_t *doc = shop_problem_doc(r->pool, err_for_status(r->status),
+    json_t *doc = shop_problem_doc(r->pool, shop_err_for_status(r->status),
         apr_psprintf(r->pool, "httpd answered %s", ap_get_status_line(r->status)));
 
     /* The status httpd chose stays, also where no code has it (408, 414...). */
@@ -374,6 +372,24 @@ static void warn_open_user_auth(apr_pool_t *p, server_rec *main_s)
     (void)p;
 }
 
+/* Shared memory, then its users' blocks in it, each shop's: they are
+ * attached here so that mod_shop_shm.c knows none of them. */
+static apr_status_t shared_memory_create(apr_pool_t *pconf, server_rec *s)
+{
+    apr_array_header_t *sites = shop_sites();
+    apr_status_t rv = shop_shm_create(pconf, s);
+    int i;
+
+    for (i = 0; i < sites->nelts && rv == APR_SUCCESS; i++) {
+        shop_site *site = APR_ARRAY_IDX(sites, i, shop_site *);
+
+        if ((rv = shop_cache_attach(pconf, s, site)) == APR_SUCCESS) {
+            rv = shop_popular_attach(pconf, s, site);
+        }
+    }
+    return rv;
+}
+
 static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp, server_rec *s)
 {
@@ -390,8 +406,8 @@ static int shop_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     warn_open_user_auth(ptemp, s);
-    if (shop_shm_create(pconf, s) != APR_SUCCESS
-        || shop_jobs_start(pconf, s) != APR_SUCCESS) {
+    if (shared_memory_create(pconf, s) != APR_SUCCESS
+        || shop_jobs_start(pconf, s, shop_job_kinds, shop_job_kinds_count) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;

@@ -4,9 +4,14 @@
  */
 #include <apr_lib.h>
 
-#include "mod_shop.h"
+#include <libpq-fe.h>
 
-#define SQLSTATE_UNIQUE "23505"
+#include "mod_shop.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_tx.h"
+#include "shop_sqlstate.h"
+#include "shop_validate.h"
 
 /* POST /admin/users {"login"} */
 static shop_dbrc user_create_work(shop_req *q, void *ctx, shop_resp *out)
@@ -15,7 +20,8 @@ static shop_dbrc user_create_work(shop_req *q, void *ctx, shop_resp *out)
     PGresult *res;
     shop_dbrc rc = shop_db_exec(q->db, SQL_ADMIN_USER_INSERT, params, &res);
 
-    if (rc == SHOP_DB_FAIL && strcmp(q->db->sqlstate, SQLSTATE_UNIQUE) == 0) {
+    if (rc == SHOP_DB_FAIL
+        && shop_sqlstate_classify(shop_db_sqlstate(q->db)) == SHOP_SQLSTATE_UNIQUE) {
         shop_resp_err(out, q->r, SHOP_E_LOGIN_TAKEN,
                       apr_psprintf(q->r->pool, "login '%s' exists", params[0]));
         return SHOP_DB_OK;
@@ -45,7 +51,7 @@ int shop_admin_user_create(shop_req *q)
     if (e != SHOP_OK) {
         return shop_send_problem(q->r, e, detail);
     }
-    return shop_run(q, SHOP_RUN_READ, user_create_work, (void *)login);
+    return shop_run(q, user_create_work, (void *)login);
 }
 
 /* Product fields as statement parameters; NULL where absent. */
@@ -131,7 +137,7 @@ int shop_admin_product_create(shop_req *q)
     if (c.params[3] == NULL) {
         c.params[3] = "true";
     }
-    return shop_run(q, SHOP_RUN_READ, product_write_work, &c);
+    return shop_run(q, product_write_work, &c);
 }
 
 /* PATCH /admin/products/{id} {"price"?,"stock"?,"on_sale"?} */
@@ -156,7 +162,7 @@ int shop_admin_product_update(shop_req *q)
         return shop_send_problem(q->r, e, detail);
     }
     shop_cache_note_write(q, SHOP_CACHE_PRODUCT, id);
-    return shop_run(q, SHOP_RUN_READ, product_write_work, &c);
+    return shop_run(q, product_write_work, &c);
 }
 
 /* A coupon campaign's integer fields: name, required, bounds. */
@@ -224,8 +230,10 @@ static shop_dbrc coupon_create_work(shop_req *q, void *ctx, shop_resp *out)
 {
     PGresult *res;
     shop_dbrc rc = shop_db_exec(q->db, SQL_ADMIN_COUPON_CREATE, ctx, &res);
+    shop_sqlstate_class cls = shop_sqlstate_classify(shop_db_sqlstate(q->db));
 
-    if (rc == SHOP_DB_FAIL && strncmp(q->db->sqlstate, "23", 2) == 0) {
+    /* class 23: the table's CHECK on the issue period */
+    if (rc == SHOP_DB_FAIL && (cls == SHOP_SQLSTATE_INTEGRITY || cls == SHOP_SQLSTATE_UNIQUE)) {
         shop_resp_err(out, q->r, SHOP_E_INVALID_REQUEST,
                       "issue_starts_at must be before issue_ends_at");
         return SHOP_DB_OK;
@@ -247,7 +255,7 @@ int shop_admin_coupon_create(shop_req *q)
     if (e != SHOP_OK) {
         return shop_send_problem(q->r, e, detail);
     }
-    return shop_run(q, SHOP_RUN_READ, coupon_create_work, params);
+    return shop_run(q, coupon_create_work, params);
 }
 
 /* ---- dead letters of the outbox relay ------------------------------------ */
@@ -281,7 +289,7 @@ int shop_admin_outbox_dead(shop_req *q)
     if (e != SHOP_OK) {
         return shop_send_problem(q->r, e, detail);
     }
-    return shop_run(q, SHOP_RUN_READ, outbox_dead_work, &c);
+    return shop_run(q, outbox_dead_work, &c);
 }
 
 /* An event id as the outbox writes it: a UUID, 8-4-4-4-12 hex digits. */

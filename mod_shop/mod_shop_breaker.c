@@ -19,7 +19,11 @@
  */
 #include <apr_atomic.h>
 
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_breaker.h"
+#include "mod_shop_jobs.h"
 
 #define SUMMARY_EVERY apr_time_from_sec(10)
 #define PROBE_TIMEOUT "2"       /* seconds: connect_timeout of a probe */

@@ -14,6 +14,9 @@
  * when the entry's TTL runs out.
  */
 #include "mod_shop.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_http.h"
+#include "mod_shop_shm.h"
 #include "shop_cache.h"
 
 static const char *const kind_names[SHOP_CACHE__KINDS] = { "products", "balances" };

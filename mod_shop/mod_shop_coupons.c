@@ -6,7 +6,13 @@
  * SKIP LOCKED); once any child has seen a campaign sold out, shared memory
  * says so, and an issue for it costs one indexed read instead of a claim.
  */
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_shm.h"
+#include "mod_shop_tx.h"
+#include "shop_validate.h"
 
 typedef struct {
     apr_int64_t coupon_id;
@@ -85,9 +91,9 @@ int shop_coupons_issue(shop_req *q)
     }
     /* A keyed retry must replay its first answer, so it takes the full path. */
     if (q->idem_key == NULL && shop_soldout_is(q->sc->site, c.coupon_id)) {
-        return shop_run(q, SHOP_RUN_READ, sold_out_work, &c);
+        return shop_run(q, sold_out_work, &c);
     }
-    return shop_run(q, SHOP_RUN_READ, issue_work, &c);
+    return shop_run(q, issue_work, &c);
 }
 
 /* GET /users/{userId}/coupons */

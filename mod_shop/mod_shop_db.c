@@ -25,14 +25,31 @@
 #include <string.h>
 
 #include <apr_atomic.h>
+#include <apr_dbd.h>        /* before mod_dbd.h, which needs its types */
+#include <mod_dbd.h>
+#include <libpq-fe.h>
 
 #include "mod_shop.h"
+#include "mod_shop_breaker.h"
+#include "mod_shop_db.h"
+#include "mod_shop_shm.h"
+#include "shop_sqlstate.h"
 
 #define CONN_STATE_KEY "mod_shop.conn_state"
 
-struct shop_conn_state {
+typedef struct {
     int backend_pid;
     unsigned char prepared[SQL__COUNT];
+} shop_conn_state;
+
+struct shop_db {
+    request_rec *r;
+    server_rec *s;          /* whose pool the connection came from */
+    ap_dbd_t *dbd;
+    PGconn *conn;
+    shop_conn_state *state;
+    int in_tx;
+    char sqlstate[6];       /* of the last failure, "" if none */
 };
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
@@ -141,6 +158,11 @@ void shop_db_close(shop_db *db)
     }
 }
 
+const char *shop_db_sqlstate(const shop_db *db)
+{
+    return db ? db->sqlstate : "";
+}
+
 static int sqlstate_is(const shop_db *db, const char *code)
 {
     return strcmp(db->sqlstate, code) == 0;
@@ -188,19 +210,26 @@ static shop_dbrc classify(shop_db *db, PGresult *res, PGresult **keep)
                   res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
     PQclear(res);
 
-    if (PQstatus(db->conn) == CONNECTION_BAD
-        || strncmp(db->sqlstate, "08", 2) == 0
-        || strncmp(db->sqlstate, "57P", 3) == 0) {
+    if (PQstatus(db->conn) == CONNECTION_BAD) {
         return connection_lost(db);
     }
-    if (sqlstate_is(db, "40001") || sqlstate_is(db, "40P01")) {
+    switch (shop_sqlstate_classify(db->sqlstate)) {
+    case SHOP_SQLSTATE_CONN_LOST:
+        return connection_lost(db);
+    case SHOP_SQLSTATE_RETRY:
         return SHOP_DB_RETRY;
-    }
-    if (sqlstate_is(db, "57014")) {         /* statement timeout */
-        shop_breaker_failure(db->r, site_of(db->s), "statement timeout");
+    case SHOP_SQLSTATE_UNAVAILABLE:
         return SHOP_DB_DOWN;
+    case SHOP_SQLSTATE_BUSY:
+        /* A statement timeout may also be a database that hangs: the
+         * breaker's probe finds out (a lock timeout is only contention). */
+        if (sqlstate_is(db, "57014")) {
+            shop_breaker_failure(db->r, site_of(db->s), "statement timeout");
+        }
+        return SHOP_DB_BUSY;
+    default:
+        return SHOP_DB_FAIL;
     }
-    return SHOP_DB_FAIL;
 }
 
 static shop_dbrc prepare(shop_db *db, shop_sql id)
@@ -245,7 +274,8 @@ shop_dbrc shop_db_exec(shop_db *db, shop_sql id, const char *const *params,
     rc = classify(db, PQexecPrepared(db->conn, def->name, def->nparams,
                                      params, NULL, NULL, 0), res);
     /* Someone ran DISCARD ALL or DEALLOCATE: prepare again next time. */
-    if (rc == SHOP_DB_FAIL && sqlstate_is(db, "26000")) {
+    if (rc == SHOP_DB_FAIL
+        && shop_sqlstate_classify(db->sqlstate) == SHOP_SQLSTATE_NO_STATEMENT) {
         db->state->prepared[id] = 0;
         rc = db->in_tx ? SHOP_DB_RETRY : shop_db_exec(db, id, params, res);
     }
@@ -281,8 +311,8 @@ shop_dbrc shop_db_commit(shop_db *db)
     db->in_tx = 0;
     /* A connection lost during COMMIT leaves the outcome unknown: not safe
      * to redo, so the client hears 503 (and may retry with its key). */
-    if (rc == SHOP_DB_RETRY && !sqlstate_is(db, "40001")
-        && !sqlstate_is(db, "40P01")) {
+    if (rc == SHOP_DB_RETRY
+        && shop_sqlstate_classify(db->sqlstate) != SHOP_SQLSTATE_RETRY) {
         return SHOP_DB_DOWN;
     }
     return rc == SHOP_DB_OK ? SHOP_DB_FAIL : rc;

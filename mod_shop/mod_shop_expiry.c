@@ -12,7 +12,11 @@
  * purged again on the next tick; else the purge waits PURGE_EVERY (less
  * with short retention settings).
  */
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_jobs.h"
 
 #define EXPIRY_INTERVAL apr_time_from_msec(500)
 #define EXPIRY_BATCH "500"

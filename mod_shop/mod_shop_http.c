@@ -2,10 +2,15 @@
  * Request and response plumbing: request ids, JSON bodies with their size
  * and type checks, and every response mod_shop writes.
  */
+#include <http_protocol.h>
 #include <http_core.h>
 #include <apr_lib.h>
 
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_http.h"
+#include "shop_validate.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
 #define PROBLEM_TYPE "application/problem+json; charset=utf-8"
@@ -55,7 +60,7 @@ int shop_send_problem(request_rec *r, shop_err e, const char *detail)
 {
     json_t *doc = shop_problem_doc(r->pool, e, detail);
 
-    if (e == SHOP_E_SERVICE_UNAVAILABLE) {
+    if (shop_err_retry_after(e)) {
         apr_table_setn(r->headers_out, "Retry-After", "1");
     }
     return shop_send_json(r, shop_err_get(e)->status,
@@ -80,7 +85,7 @@ void shop_resp_err(shop_resp *out, request_rec *r, shop_err e, const char *detai
 
 int shop_send_resp(shop_req *q, const shop_resp *resp)
 {
-    if (resp->err == SHOP_E_SERVICE_UNAVAILABLE) {
+    if (shop_err_retry_after(resp->err)) {
         apr_table_setn(q->r->headers_out, "Retry-After", "1");
     }
     return shop_send_json(q->r, resp->status, shop_json_dump(q->r->pool, resp->doc));
@@ -186,11 +191,6 @@ shop_err shop_read_json_body(shop_req *q, int required, const char **detail)
         q->raw_len = len;
     }
     return e;
-}
-
-const char *shop_i64(apr_pool_t *p, apr_int64_t v)
-{
-    return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
 }
 
 /* A bigint column (text from libpq) as a JSON integer; NULL for "". */

@@ -30,7 +30,11 @@
 #include <http_core.h>
 #include <mod_unixd.h>
 
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_jobs.h"
+#include "mod_shop_shm.h"
 
 #define JOBS_POLL apr_time_from_msec(10)    /* how fast a stop is noticed */
 #define JOBS_STOP_WAIT apr_time_from_sec(2) /* for ticks in flight, on a stop */
@@ -49,6 +53,8 @@ typedef struct {
     int retired;                /* its generation is over: never restarted */
     apr_time_t started;
     int quick_deaths;           /* in a row, each within JOBS_QUICK_DEATH */
+    const shop_jobs_fn *kinds;  /* what it runs, for every shop */
+    apr_size_t nkinds;
 } jobs_proc;
 
 /* The live jobs process's pid, for the status views of every child (it
@@ -154,18 +160,19 @@ static void *APR_THREAD_FUNC job_thread(apr_thread_t *thread, void *data)
     return NULL;
 }
 
-static apr_array_header_t *all_jobs(apr_pool_t *p)
+/* Every kind of job it was handed, for every shop. */
+static apr_array_header_t *all_jobs(apr_pool_t *p, const jobs_proc *jp)
 {
     apr_array_header_t *sites = shop_sites(), *jobs;
+    apr_size_t k;
     int i;
 
     jobs = apr_array_make(p, 8, sizeof(shop_job *));
     for (i = 0; i < sites->nelts; i++) {
         const shop_site *site = APR_ARRAY_IDX(sites, i, shop_site *);
-        shop_expiry_jobs(p, site, jobs);
-        shop_popular_jobs(p, site, jobs);
-        shop_relay_jobs(p, site, jobs);
-        shop_breaker_jobs(p, site, jobs);
+        for (k = 0; k < jp->nkinds; k++) {
+            jp->kinds[k](p, site, jobs);
+        }
     }
     return jobs;
 }
@@ -217,7 +224,7 @@ static void jobs_main(jobs_proc *jp)
         _exit(APEXIT_CHILDFATAL);
     }
     apr_pool_create_unmanaged_ex(&p, NULL, NULL);
-    jobs = all_jobs(p);
+    jobs = all_jobs(p, jp);
     start_threads(p, jp->s, jobs);
     while (!stop_requested && getppid() == jp->parent) {
         apr_sleep(JOBS_POLL);
@@ -347,7 +354,8 @@ void shop_parent_sigchld_reset(void)
     apr_signal(SIGCHLD, SIG_DFL);
 }
 
-apr_status_t shop_jobs_start(apr_pool_t *pconf, server_rec *s)
+apr_status_t shop_jobs_start(apr_pool_t *pconf, server_rec *s,
+                             const shop_jobs_fn *kinds, apr_size_t nkinds)
 {
     jobs_proc *jp;
 
@@ -362,6 +370,8 @@ apr_status_t shop_jobs_start(apr_pool_t *pconf, server_rec *s)
     jp->pconf = pconf;
     jp->s = s;
     jp->parent = getpid();
+    jp->kinds = kinds;
+    jp->nkinds = nkinds;
     apr_pool_cleanup_register(pconf, jp, jobs_retire, apr_pool_cleanup_null);
     return jobs_fork(jp);
 }

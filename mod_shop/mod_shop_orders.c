@@ -4,8 +4,14 @@
  * transaction; sql/functions/shop_create_order.sql and its siblings hold
  * the logic, sql/migrations/002_orders_coupons.sql the lock order.
  */
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_tx.h"
 #include "shop_order.h"
+#include "shop_validate.h"
 
 typedef struct {
     apr_int64_t order_id;
@@ -62,7 +68,7 @@ int shop_orders_create(shop_req *q)
     for (i = 0; i < count; i++) {
         shop_cache_note_write(q, SHOP_CACHE_PRODUCT, items[i].product_id);
     }
-    return shop_run(q, SHOP_RUN_READ, create_work, &c);
+    return shop_run(q, create_work, &c);
 }
 
 /* GET /users/{userId}/orders */
@@ -132,7 +138,7 @@ int shop_orders_pay(shop_req *q)
     }
     c.coupon = present ? shop_i64(q->r->pool, coupon) : NULL;
     shop_cache_note_write(q, SHOP_CACHE_BALANCE, q->user_id);
-    return shop_run(q, SHOP_RUN_READ, pay_work, &c);
+    return shop_run(q, pay_work, &c);
 }
 
 /* POST /users/{userId}/orders/{orderId}/cancel */
@@ -156,5 +162,5 @@ int shop_orders_cancel(shop_req *q)
     /* A refund, and stock back for products the module is not told of. */
     shop_cache_note_write(q, SHOP_CACHE_BALANCE, q->user_id);
     shop_cache_note_write(q, SHOP_CACHE_PRODUCT, 0);
-    return shop_run(q, SHOP_RUN_READ, cancel_work, &c);
+    return shop_run(q, cancel_work, &c);
 }

@@ -1,7 +1,13 @@
 /*
  * Points: balance, charge, history (잔액 조회 / 잔액 충전).
  */
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_tx.h"
+#include "shop_validate.h"
 
 static shop_dbrc user_missing(shop_req *q, shop_resp *out)
 {
@@ -51,7 +57,7 @@ int shop_points_get(shop_req *q)
     if (shop_cache_answer(q, SHOP_CACHE_BALANCE, q->user_id, &cache_version)) {
         return OK;
     }
-    return shop_run(q, SHOP_RUN_READ, balance_work, &cache_version);
+    return shop_run(q, balance_work, &cache_version);
 }
 
 /* POST /users/{userId}/points/charge */
@@ -104,7 +110,7 @@ int shop_points_charge(shop_req *q)
                          APR_INT64_T_FMT, q->sc->charge_max));
     }
     shop_cache_note_write(q, SHOP_CACHE_BALANCE, q->user_id);
-    return shop_run(q, SHOP_RUN_READ, charge_work, &amount);
+    return shop_run(q, charge_work, &amount);
 }
 
 /* GET /users/{userId}/points/history */

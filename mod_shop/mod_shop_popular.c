@@ -8,7 +8,13 @@
  * While PostgreSQL is down the last good ranking stays.
  */
 
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_jobs.h"
+#include "mod_shop_popular.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_shm.h"
 #include "shop_popular.h"
 
 #define POPULAR_TICK apr_time_from_sec(1)

@@ -1,7 +1,13 @@
 /*
  * Products: the on-sale list and a single product (상품 목록 / 단건 조회).
  */
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_tx.h"
+#include "shop_validate.h"
 
 /* Rows of (id, name, price, stock). */
 static json_t *product_doc(PGresult *res, int row)
@@ -51,7 +57,7 @@ int shop_products_list(shop_req *q)
     if (e != SHOP_OK) {
         return shop_send_problem(q->r, e, detail);
     }
-    return shop_run(q, SHOP_RUN_READ, list_work, &l);
+    return shop_run(q, list_work, &l);
 }
 
 typedef struct {
@@ -90,5 +96,5 @@ int shop_products_get(shop_req *q)
     if (shop_cache_answer(q, SHOP_CACHE_PRODUCT, g.id, &g.cache_version)) {
         return OK;
     }
-    return shop_run(q, SHOP_RUN_READ, get_work, &g);
+    return shop_run(q, get_work, &g);
 }

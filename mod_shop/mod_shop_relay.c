@@ -22,7 +22,10 @@
  */
 #include <curl/curl.h>
 
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_jobs.h"
 
 #define RELAY_TICK apr_time_from_msec(250)
 #define RELAY_BATCH 200            /* events per lease */

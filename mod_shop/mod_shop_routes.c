@@ -1,12 +1,16 @@
 /*
  * The route tables: every path mod_shop answers, relative to its mount.
- * Literal routes come before placeholder routes of the same shape.
+ * Literal routes come before placeholder routes of the same shape.  Below
+ * them, the jobs table: every kind of scheduled work, which post_config
+ * hands to the jobs process (mod_shop_jobs.c knows no job by name).
  *
  * Two tables for two handlers: "shop" serves the API and never an admin
  * route; "shop-admin" serves only the admin routes, so adding a mount of
  * the API can never open them (docs/design.md, "Mounts").
  */
 #include "mod_shop.h"
+#include "mod_shop_jobs.h"
+#include "mod_shop_routes.h"
 
 #define GET   SHOP_METHOD_GET
 #define POST  SHOP_METHOD_POST
@@ -46,3 +50,13 @@ const shop_route_entry shop_admin_routes[] = {
 
 const apr_size_t shop_admin_routes_count = sizeof(shop_admin_routes)
                                            / sizeof(shop_admin_routes[0]);
+
+/* One thread per kind and shop, started in this order. */
+const shop_jobs_fn shop_job_kinds[] = {
+    shop_expiry_jobs,
+    shop_popular_jobs,
+    shop_relay_jobs,
+    shop_breaker_jobs,
+};
+
+const apr_size_t shop_job_kinds_count = sizeof(shop_job_kinds) / sizeof(shop_job_kinds[0]);

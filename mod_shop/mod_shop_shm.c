@@ -18,6 +18,7 @@
 #include <apr_atomic.h>
 
 #include "mod_shop.h"
+#include "mod_shop_shm.h"
 
 #define SOLDOUT_SLOTS 4096      /* power of two */
 
@@ -67,12 +68,8 @@ static apr_status_t site_create(apr_pool_t *pconf, server_rec *s, shop_site *sit
     if (site->dbstate == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      SHOPLOGNO(00025) "cannot create the database state shared memory");
-        return rv;
     }
-    if ((rv = shop_cache_attach(pconf, s, site)) != APR_SUCCESS) {
-        return rv;
-    }
-    return shop_popular_attach(pconf, s, site);
+    return rv;
 }
 
 static apr_status_t children_create(apr_pool_t *pconf, server_rec *s);

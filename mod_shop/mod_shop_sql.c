@@ -4,6 +4,7 @@
  * Times leave the database already in RFC 3339 (shop_ts(), sql/).
  */
 #include "mod_shop.h"
+#include "mod_shop_sql.h"
 
 /* The relay's record of a batch's deliveries, given the parameters that
  * hold the ids and the HTTP statuses (arrays): alone, or in the next lease. */
@@ -252,4 +253,9 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
 const shop_sql_def *shop_sql_get(shop_sql id)
 {
     return &sql_defs[id];
+}
+
+const char *shop_i64(apr_pool_t *p, apr_int64_t v)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
 }

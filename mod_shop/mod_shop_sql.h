@@ -5,6 +5,8 @@
 #ifndef MOD_SHOP_SQL_H
 #define MOD_SHOP_SQL_H
 
+#include <apr_pools.h>
+
 typedef enum {
     SQL_USER_BALANCE,
     SQL_USER_LOGIN,
@@ -56,5 +58,8 @@ typedef struct {
 } shop_sql_def;
 
 const shop_sql_def *shop_sql_get(shop_sql id);
+
+/* A bigint parameter, as the text libpq sends. */
+const char *shop_i64(apr_pool_t *p, apr_int64_t v);
 
 #endif

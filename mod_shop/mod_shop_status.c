@@ -8,10 +8,21 @@
  *   and dead letters, sold-out campaigns, this child's database pool, the jobs process;
  * - a mod_shop section in mod_status's /server-status (every shop).
  */
+#include <http_protocol.h>
 #include <http_main.h>
 #include <mod_status.h>
 
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_breaker.h"
+#include "mod_shop_db.h"
+#include "mod_shop_jobs.h"
+#include "mod_shop_popular.h"
+#include "mod_shop_routes.h"
+#include "mod_shop_shm.h"
+#include "mod_shop_status.h"
+#include "mod_shop_tx.h"
 
 /* ---- health ----------------------------------------------------------------- */
 
@@ -34,7 +45,7 @@ static shop_dbrc ready_work(shop_req *q, void *ctx, shop_resp *out)
 
 int shop_health_ready(shop_req *q)
 {
-    return shop_run(q, SHOP_RUN_READ, ready_work, NULL);
+    return shop_run(q, ready_work, NULL);
 }
 
 /* ---- GET /admin/status ------------------------------------------------------ */
@@ -121,7 +132,7 @@ int shop_admin_status(shop_req *q)
         json_t *doc = shop_json_own(q->r->pool, status_doc(q, NULL));
         return shop_send_json(q->r, 200, shop_json_dump(q->r->pool, doc));
     }
-    return shop_run(q, SHOP_RUN_READ, status_work, NULL);
+    return shop_run(q, status_work, NULL);
 }
 
 /* ---- mod_status ------------------------------------------------------------- */

@@ -3,13 +3,22 @@
  *
  * It borrows a pooled connection, claims the Idempotency-Key (its answer, success or refusal, is stored in
  * the same transaction as the work), runs the handler's unit of work in a
- * transaction when asked, retries serialization failures and deadlocks a
- * bounded number of times, releases the connection before the response
- * is written, and maps database trouble to 503/500.
+ * transaction when the request has a key (else each statement is one:
+ * the SQL functions do a write in one call), retries serialization
+ * failures and deadlocks a bounded number of times, releases the
+ * connection before the response is written, and maps database trouble
+ * to 503/500.
  */
 #include <apr_sha1.h>
 
+#include <libpq-fe.h>
+
 #include "mod_shop.h"
+#include "mod_shop_cache.h"
+#include "mod_shop_db.h"
+#include "mod_shop_http.h"
+#include "mod_shop_tx.h"
+#include "shop_sqlstate.h"
 
 static const char *sha1_hex(apr_pool_t *p, const char *data, apr_size_t len)
 {
@@ -167,9 +176,9 @@ static shop_dbrc run_once(shop_req *q, int tx, shop_work_fn work, void *ctx,
     return tx ? shop_db_commit(q->db) : SHOP_DB_OK;
 }
 
-int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx)
+int shop_run(shop_req *q, shop_work_fn work, void *ctx)
 {
-    int tx = (flags & SHOP_RUN_TX) || q->idem_key != NULL;
+    int tx = q->idem_key != NULL;
     shop_resp out;
     shop_dbrc rc = shop_db_open(q->r, &q->db);
     int attempt;
@@ -184,7 +193,7 @@ int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx)
         }
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, q->r,
                       SHOPLOGNO(00029) "retrying after [%s], attempt %d",
-                      q->db->sqlstate, attempt + 1);
+                      shop_db_sqlstate(q->db), attempt + 1);
         rc = SHOP_DB_OK;
     }
     shop_db_close(q->db);       /* free the connection before a slow client */
@@ -200,8 +209,11 @@ int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx)
     case SHOP_DB_RETRY:
         return shop_send_problem(q->r, SHOP_E_SERVICE_UNAVAILABLE,
                                  "the database is unavailable; retry shortly");
+    case SHOP_DB_BUSY:
+        return shop_send_problem(q->r, SHOP_E_BUSY,
+                                 "a lock or statement timed out; retry shortly");
     default:
-        if (strncmp(q->db->sqlstate, "22", 2) == 0) {
+        if (shop_sqlstate_classify(shop_db_sqlstate(q->db)) == SHOP_SQLSTATE_DATA) {
             /* A data exception: a value the database cannot take (a time
              * that does not parse, a total beyond bigint). */
             return shop_send_problem(q->r, SHOP_E_INVALID_REQUEST,
@@ -209,7 +221,7 @@ int shop_run(shop_req *q, int flags, shop_work_fn work, void *ctx)
         }
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
                       SHOPLOGNO(00030) "database error [%s] on %s",
-                      q->db ? q->db->sqlstate : "", q->route_key);
+                      shop_db_sqlstate(q->db), q->route_key);
         return shop_send_problem(q->r, SHOP_E_INTERNAL, NULL);
     }
 }
@@ -257,7 +269,7 @@ int shop_serve_user_page(shop_req *q, shop_sql sql)
         return shop_send_problem(q->r, e, detail);
     }
     c.sql = sql;
-    return shop_run(q, SHOP_RUN_READ, user_page_work, &c);
+    return shop_run(q, user_page_work, &c);
 }
 
 /*
@@ -288,5 +300,5 @@ static shop_dbrc lookup_work(shop_req *q, void *ctx, shop_resp *out)
 
 int shop_serve_lookup(shop_req *q, const shop_lookup *l)
 {
-    return shop_run(q, SHOP_RUN_READ, lookup_work, (void *)l);
+    return shop_run(q, lookup_work, (void *)l);
 }

@@ -35,6 +35,7 @@ static const shop_err_info err_table[SHOP_E__COUNT] = {
     [SHOP_E_LOGIN_TAKEN]            = {"LOGIN_TAKEN", 409, "Login already taken"},
     [SHOP_E_EVENT_NOT_FOUND]        = {"EVENT_NOT_FOUND", 404, "No such dead event"},
     [SHOP_E_SERVICE_UNAVAILABLE]    = {"SERVICE_UNAVAILABLE", 503, "Service temporarily unavailable"},
+    [SHOP_E_BUSY]                   = {"BUSY", 503, "Busy, try again"},
     [SHOP_E_INTERNAL]               = {"INTERNAL_ERROR", 500, "Internal error"},
 };
 
@@ -67,4 +68,24 @@ shop_err shop_err_from_code(const char *code)
         }
     }
     return SHOP_E_INTERNAL;
+}
+
+shop_err shop_err_for_status(int status)
+{
+    switch (status) {
+    case 401: return SHOP_E_UNAUTHENTICATED;
+    case 403: return SHOP_E_FORBIDDEN;
+    case 404: return SHOP_E_NOT_FOUND;
+    case 405: return SHOP_E_METHOD_NOT_ALLOWED;
+    case 413: return SHOP_E_PAYLOAD_TOO_LARGE;
+    case 415: return SHOP_E_UNSUPPORTED_MEDIA_TYPE;
+    case 503: return SHOP_E_SERVICE_UNAVAILABLE;
+    default:
+        return status < 500 ? SHOP_E_INVALID_REQUEST : SHOP_E_INTERNAL;
+    }
+}
+
+int shop_err_retry_after(shop_err e)
+{
+    return e == SHOP_E_SERVICE_UNAVAILABLE || e == SHOP_E_BUSY;
 }

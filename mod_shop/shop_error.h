@@ -36,6 +36,7 @@ typedef enum {
     SHOP_E_LOGIN_TAKEN,
     SHOP_E_EVENT_NOT_FOUND,
     SHOP_E_SERVICE_UNAVAILABLE,
+    SHOP_E_BUSY,
     SHOP_E_INTERNAL,
     SHOP_E__COUNT
 } shop_err;
@@ -54,5 +55,13 @@ const char *shop_err_type_uri(apr_pool_t *p, shop_err e);
 
 /* The error whose code is `code` ("SOLD_OUT"); SHOP_E_INTERNAL if none. */
 shop_err shop_err_from_code(const char *code);
+
+/* The code of an answer httpd made itself (a 401 from authn, a 413 from
+ * LimitRequestBody...): INVALID_REQUEST or INTERNAL_ERROR where no code
+ * has that status. */
+shop_err shop_err_for_status(int status);
+
+/* 503s tell the client when to come back (Retry-After). */
+int shop_err_retry_after(shop_err e);
 
 #endif

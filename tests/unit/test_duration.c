@@ -11,7 +11,7 @@
 #define HOUR (3600 * SEC)
 #define DAY  (86400 * SEC)
 
-/* The ranges mod_shop_config.c uses. */
+/* The ranges of the directive table (mod_shop_directives.h). */
 #define MAX_BODY_MIN   1024
 #define MAX_BODY_MAX   (16 * 1024 * 1024)
 #define JSON_INT_MAX   9007199254740991LL
@@ -304,7 +304,7 @@ static void test_int64(void **state)
  * shop_parse_int64 rejects every value above 10000000000009 even when it
  * is inside [min, max] -- with the wrong message, "must be a non-negative
  * whole number".  ShopChargeMax/ShopBalanceMax are declared with
- * max = 2^53-1 (mod_shop_config.c), and that documented maximum cannot be
+ * max = 2^53-1 (mod_shop_directives.h), and that documented maximum cannot be
  * configured.  Expected: NULL and *out = the value.
  */
 static void test_int64_accepts_values_in_range(void **state)

@@ -209,6 +209,7 @@ static void test_spec_mapping(void **state)
         {SHOP_E_UNAUTHENTICATED,        "UNAUTHENTICATED",        401},
         {SHOP_E_FORBIDDEN,              "FORBIDDEN",              403},
         {SHOP_E_SERVICE_UNAVAILABLE,    "SERVICE_UNAVAILABLE",    503},
+        {SHOP_E_BUSY,                   "BUSY",                   503},
         {SHOP_E_INTERNAL,               "INTERNAL_ERROR",         500},
     };
     apr_size_t i;
@@ -249,6 +250,55 @@ static void test_from_code_round_trip(void **state)
     assert_int_equal(shop_err_from_code("SOLD"), SHOP_E_INTERNAL);
 }
 
+/* httpd's own answers under a mount: the code follows the status. */
+static void test_for_status(void **state)
+{
+    static const struct {
+        int status;
+        shop_err e;
+    } cases[] = {
+        {400, SHOP_E_INVALID_REQUEST},
+        {401, SHOP_E_UNAUTHENTICATED},
+        {403, SHOP_E_FORBIDDEN},
+        {404, SHOP_E_NOT_FOUND},
+        {405, SHOP_E_METHOD_NOT_ALLOWED},
+        {408, SHOP_E_INVALID_REQUEST},
+        {413, SHOP_E_PAYLOAD_TOO_LARGE},
+        {414, SHOP_E_INVALID_REQUEST},
+        {415, SHOP_E_UNSUPPORTED_MEDIA_TYPE},
+        {431, SHOP_E_INVALID_REQUEST},
+        {499, SHOP_E_INVALID_REQUEST},
+        {500, SHOP_E_INTERNAL},
+        {501, SHOP_E_INTERNAL},
+        {502, SHOP_E_INTERNAL},
+        {503, SHOP_E_SERVICE_UNAVAILABLE},
+        {504, SHOP_E_INTERNAL},
+    };
+    apr_size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (shop_err_for_status(cases[i].status) != cases[i].e) {
+            fail_msg("status %d: got %s, want %s", cases[i].status,
+                     shop_err_get(shop_err_for_status(cases[i].status))->code,
+                     shop_err_get(cases[i].e)->code);
+        }
+    }
+}
+
+/* Only the 503s carry Retry-After. */
+static void test_retry_after(void **state)
+{
+    int e;
+
+    (void)state;
+    for (e = SHOP_OK; e < SHOP_E__COUNT; e++) {
+        int want = e == SHOP_E_SERVICE_UNAVAILABLE || e == SHOP_E_BUSY;
+        assert_int_equal(shop_err_retry_after((shop_err)e), want);
+        assert_int_equal(shop_err_get((shop_err)e)->status == 503, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +308,8 @@ int main(void)
         UNIT_TEST(test_out_of_range_is_internal),
         UNIT_TEST(test_type_uri),
         UNIT_TEST(test_spec_mapping),
+        UNIT_TEST(test_for_status),
+        UNIT_TEST(test_retry_after),
         UNIT_TEST(test_from_code_round_trip),
     };
 

@@ -1,0 +1,32 @@
+/*
+ * What a PostgreSQL SQLSTATE means to mod_shop: the one place that reads
+ * the five characters.  Plain string logic, no httpd, no libpq, so it is
+ * unit-tested (tests/unit/test_sqlstate.c); the glue (mod_shop_db.c,
+ * mod_shop_tx.c, the handlers) decides what each class does.
+ */
+#ifndef SHOP_SQLSTATE_H
+#define SHOP_SQLSTATE_H
+
+typedef enum {
+    SHOP_SQLSTATE_OTHER = 0,    /* anything below: a failure, 500 */
+    SHOP_SQLSTATE_RETRY,        /* 40001 serialization failure, 40P01 deadlock:
+                                 * redo the unit of work */
+    SHOP_SQLSTATE_CONN_LOST,    /* class 08, 57P* (shutdown, cannot connect
+                                 * now), 25006 (a read-only session, e.g. a
+                                 * standby after a failover): the connection
+                                 * is unusable, reset it */
+    SHOP_SQLSTATE_UNAVAILABLE,  /* 53300 too_many_connections: 503 */
+    SHOP_SQLSTATE_BUSY,         /* 55P03 lock_not_available, 57014
+                                 * query_canceled (lock or statement
+                                 * timeout): roll back, 503 BUSY */
+    SHOP_SQLSTATE_NO_STATEMENT, /* 26000: a prepared statement is gone */
+    SHOP_SQLSTATE_DATA,         /* class 22: a value the database cannot
+                                 * take (400) */
+    SHOP_SQLSTATE_UNIQUE,       /* 23505 unique_violation */
+    SHOP_SQLSTATE_INTEGRITY     /* any other class 23 (a CHECK, a foreign key) */
+} shop_sqlstate_class;
+
+/* The class of a SQLSTATE; NULL or "" (no state known) is OTHER. */
+shop_sqlstate_class shop_sqlstate_classify(const char *state);
+
+#endif
