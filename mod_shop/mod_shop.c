@@ -18,6 +18,7 @@
 #include "mod_shop_cache.h"
 #include "mod_shop_config.h"
 #include "mod_shop_db.h"
+#include "mod_shop_gate.h"
 #include "mod_shop_jobs.h"
 #include "mod_shop_popular.h"
 #include "mod_shop_routes.h"
@@ -419,6 +420,7 @@ static void shop_child_init(apr_pool_t *pchild, server_rec *s)
     shop_parent_sigchld_reset();
     shop_children_claim();
     shop_breaker_child_init(pchild);
+    shop_gates_child_init(pchild);
 }
 
 static void shop_register_hooks(apr_pool_t *p)

@@ -106,6 +106,7 @@ struct shop_site {
                                                the jobs process */
     struct shop_cache_table_s *cache[SHOP_CACHE__KINDS];  /* NULL: no read cache */
     shop_breaker breaker;
+    struct shop_gate *writes;   /* this child's write admission (mod_shop_gate.c) */
 };
 
 /* check_config: reads the configuration tree, fills sc->site and sc->mounts. */

@@ -16,6 +16,7 @@
 #include "mod_shop.h"
 #include "mod_shop_cache.h"
 #include "mod_shop_db.h"
+#include "mod_shop_gate.h"
 #include "mod_shop_http.h"
 #include "mod_shop_tx.h"
 #include "shop_sqlstate.h"
@@ -180,9 +181,14 @@ int shop_run(shop_req *q, shop_work_fn work, void *ctx)
 {
     int tx = q->idem_key != NULL;
     shop_resp out;
-    shop_dbrc rc = shop_db_open(q->r, &q->db);
+    shop_dbrc rc;
     int attempt;
 
+    if (!shop_write_enter(q->r)) {
+        return shop_send_problem(q->r, SHOP_E_BUSY,
+                                 "too many writes at once; retry shortly");
+    }
+    rc = shop_db_open(q->r, &q->db);
     memset(&out, 0, sizeof(out));
 
     for (attempt = 0; rc == SHOP_DB_OK; attempt++) {
@@ -197,6 +203,7 @@ int shop_run(shop_req *q, shop_work_fn work, void *ctx)
         rc = SHOP_DB_OK;
     }
     shop_db_close(q->db);       /* free the connection before a slow client */
+    shop_write_leave(q->r);
     shop_cache_forget_noted(q); /* after the commit, before the answer */
 
     switch (rc) {
