@@ -17,6 +17,9 @@
  * The log gets one line when it opens, one summary per SUMMARY_EVERY
  * while it stays open, and one when it closes.
  */
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <apr_atomic.h>
 
 #include <libpq-fe.h>
@@ -36,6 +39,9 @@ void shop_breaker_child_init(apr_pool_t *pchild)
     apr_array_header_t *sites = shop_sites();
     int i;
 
+    /* Each child its own jitter (next_probe): random() left unseeded gives
+     * every child the same sequence, so their probes would arrive together. */
+    srandom((unsigned int)getpid() ^ (unsigned int)apr_time_now());
     for (i = 0; sites && i < sites->nelts; i++) {
         shop_site *site = APR_ARRAY_IDX(sites, i, shop_site *);
         const shop_srv_cfg *sc = ap_get_module_config(site->s->module_config,

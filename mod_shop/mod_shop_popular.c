@@ -115,19 +115,24 @@ static void popular_refresh(shop_job *job, apr_pool_t *p, const char *key, int e
     shop_job_control(job, ok ? "COMMIT" : "ROLLBACK");
 }
 
-/* Copies a stored ranking newer than the node's own into shared memory. */
+/* Copies a stored ranking newer than the node's own into shared memory;
+ * any stored one when the node's block holds no verified ranking (a torn
+ * save, a writer that died), whatever its generated_at. */
 static void popular_adopt(shop_job *job, apr_pool_t *p, const char *key)
 {
     shop_popular_block *block = job->site->popular;
-    apr_time_t mine = block->len
-                      ? __atomic_load_n(&block->generated_at, __ATOMIC_RELAXED) : 0;
+    apr_time_t mine = shop_popular_published_at(block);
     const char *params[2] = { key, shop_i64(p, mine) };
     PGresult *res = shop_job_query(job, SQL_JOB_POPULAR_ADOPT, params);
 
+    /* SHOP_POPULAR_BUSY: another live process (the previous generation's
+     * jobs) is publishing; `mine` stays behind, so the next tick adopts
+     * the row again. */
     if (res && PQntuples(res) == 1
-        && !shop_popular_publish(block, PQgetvalue(res, 0, 1),
-                                 (apr_size_t)PQgetlength(res, 0, 1),
-                                 apr_atoi64(PQgetvalue(res, 0, 0)))) {
+        && shop_popular_publish(block, PQgetvalue(res, 0, 1),
+                                (apr_size_t)PQgetlength(res, 0, 1),
+                                apr_atoi64(PQgetvalue(res, 0, 0)))
+           == SHOP_POPULAR_TOO_LARGE) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, job->s,
                      SHOPLOGNO(00033) "popular ranking too large to publish");
     }
@@ -137,7 +142,7 @@ static void popular_adopt(shop_job *job, apr_pool_t *p, const char *key)
 static void popular_run(shop_job *job, apr_pool_t *p)
 {
     shop_popular_block *block = job->site->popular;
-    apr_time_t at = __atomic_load_n(&block->generated_at, __ATOMIC_RELAXED);
+    apr_time_t at = shop_popular_published_at(block);   /* 0: none verified */
     /* Nodes share a ranking when they agree on all that shapes and paces
      * it: a node refreshing hourly never serves one computed for a node
      * that refreshes every second. */
@@ -146,8 +151,8 @@ static void popular_run(shop_job *job, apr_pool_t *p)
                                    job->sc->popular_top_n,
                                    (apr_int64_t)job->sc->popular_refresh);
 
-    if (block->len == 0 || apr_time_now() - at >= job->sc->popular_refresh) {
-        popular_refresh(job, p, key, block->len == 0);
+    if (at == 0 || apr_time_now() - at >= job->sc->popular_refresh) {
+        popular_refresh(job, p, key, at == 0);
     }
     popular_adopt(job, p, key);
 }
@@ -209,6 +214,5 @@ apr_time_t shop_popular_generated_at(const shop_site *site)
 {
     const shop_popular_block *block = site ? site->popular : NULL;
 
-    return block && block->len ? __atomic_load_n(&block->generated_at,
-                                                 __ATOMIC_RELAXED) : 0;
+    return block ? shop_popular_published_at(block) : 0;
 }

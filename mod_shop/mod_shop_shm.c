@@ -196,13 +196,32 @@ void shop_children_claim(void)
     }
 }
 
+/*
+ * Called by every thread that borrows or returns a connection, with the
+ * count its own atomic step produced.  Threads may get here in any order,
+ * so a plain store of that count could leave an older value last: in_use
+ * is brought to the child's counter (shop_db_in_use) by CAS until the two
+ * agree, and peak only ever rises (a CAS max), whoever comes last.
+ */
 void shop_children_note(apr_uint32_t in_use)
 {
-    if (my_slot) {
-        apr_atomic_set32(&my_slot->in_use, in_use);
-        if (in_use > apr_atomic_read32(&my_slot->peak)) {
-            apr_atomic_set32(&my_slot->peak, in_use);
+    apr_uint32_t seen, now;
+
+    if (my_slot == NULL) {
+        return;
+    }
+    seen = apr_atomic_read32(&my_slot->peak);
+    while (in_use > seen) {
+        apr_uint32_t was = apr_atomic_cas32(&my_slot->peak, in_use, seen);
+        if (was == seen) {
+            break;
         }
+        seen = was;
+    }
+    seen = apr_atomic_read32(&my_slot->in_use);
+    while ((now = shop_db_in_use()) != seen) {
+        apr_uint32_t was = apr_atomic_cas32(&my_slot->in_use, now, seen);
+        seen = was == seen ? now : was;
     }
 }
 

@@ -15,9 +15,11 @@
  * writes outside this httpd (another node, psql).
  *
  * Each entry sits behind its own sequence counter (a seqlock): readers copy
- * without a lock and treat a torn copy as a miss; a filler that finds the
- * counter odd (another filler, or one that died mid-copy) skips the fill,
- * so the worst a dead filler leaves is a slot that never hits.
+ * without a lock and treat a torn copy as a miss; a filler takes the entry
+ * by CAS of the counter to odd together with its pid, and a filler that
+ * finds the counter odd skips the fill, unless the pid there names a
+ * process that is gone (a filler that died mid-copy): it then resets the
+ * entry to empty by CAS and fills it.
  *
  * httpd-free: the glue (mod_shop_cache.c) puts the tables in shared memory.
  */
@@ -29,9 +31,16 @@
 #define SHOP_CACHE_SLOTS 16384
 #define SHOP_CACHE_BODY_MAX 232         /* an entry is 256 bytes */
 
+/* An entry's state word, one 64-bit atomic: the counter (low 32 bits, odd
+ * while being filled) and, above it, the body's length when the counter
+ * is even (0: empty) or the filler's pid while it is odd.  One CAS takes
+ * the entry and names its filler, so a filler that dies leaves its pid. */
+#define SHOP_CACHE_SEQ(state)   ((apr_uint32_t)(state))
+#define SHOP_CACHE_UPPER(state) ((apr_uint32_t)((state) >> 32))
+#define SHOP_CACHE_STATE(upper, seq) (((apr_uint64_t)(upper) << 32) | (apr_uint32_t)(seq))
+
 typedef struct {
-    apr_uint32_t seq;                   /* odd while being filled */
-    apr_uint32_t len;                   /* 0: empty */
+    apr_uint64_t state;                 /* see SHOP_CACHE_STATE */
     apr_int64_t id;
     apr_uint64_t version;               /* shop_cache_version() when read */
     apr_time_t filled_at;
@@ -52,7 +61,8 @@ apr_uint64_t shop_cache_version(const shop_cache_table *t, apr_int64_t id);
 int shop_cache_get(const shop_cache_table *t, apr_int64_t id, apr_time_t now,
                    apr_interval_time_t ttl, char *out, apr_size_t out_size);
 
-/* Files body under version; skipped when too long or the entry is busy. */
+/* Files body under version; skipped when too long or the entry is busy
+ * (another live filler).  An entry left busy by a dead filler is reset. */
 void shop_cache_put(shop_cache_table *t, apr_int64_t id, apr_uint64_t version,
                     apr_time_t now, const char *body, apr_size_t len);
 
@@ -61,5 +71,9 @@ void shop_cache_forget(shop_cache_table *t, apr_int64_t id);
 
 /* A write of rows not named one by one: no entry is served any more. */
 void shop_cache_forget_all(shop_cache_table *t);
+
+/* Test seam: when set, a filler calls it once the entry is its own (odd),
+ * before it writes; in the filler's process.  NULL in production. */
+extern void (*shop_cache_filler_hook)(const shop_cache_entry *e);
 
 #endif

@@ -1,17 +1,11 @@
 /*
- * The popular-products ranking as it lives in shared memory: the rendered
- * response body behind a sequence counter (a seqlock).  One writer (the
- * refresh job) publishes; any number of readers copy it out without a
- * lock and retry if a write overlapped their copy.
- *
- * The writer may die half-way (its process killed between the two counter
- * stores), leaving the counter odd.  Neither side waits for it forever:
- *  - the next publish makes the counter odd from any state (seq | 1), so an
- *    odd counter left behind is simply taken over, and ends it even;
- *  - a reader gives up after SHOP_POPULAR_READ_TRIES attempts or
- *    SHOP_POPULAR_READ_BUDGET of wall time, whichever comes first, and
- *    returns NULL; the caller then answers from its fallback (the empty
- *    ranking).  A reader never returns a torn body.
+ * The popular-products ranking as it lives in shared memory: two buffers
+ * and an index.  The refresh job writes the buffer nobody reads, seals it
+ * with a checksum and flips the index; any number of readers copy the
+ * flipped one without a lock and check the copy (seqlock style, and the
+ * checksum once per publication).  One writer at a time by ownership (its
+ * pid in the block), never by elapsed time; a writer that stalls or dies
+ * anywhere leaves the served ranking whole (see shop_popular_publish).
  *
  * httpd-free: the glue (mod_shop_popular.c) puts this block in a slotmem.
  */
@@ -23,13 +17,23 @@
 
 #define SHOP_POPULAR_BODY_MAX (128 * 1024)
 
+/* One published ranking: written whole while its counter is odd, then
+ * sealed (counter even) with a checksum of what it holds. */
 typedef struct {
-    apr_uint32_t seq;           /* odd while a write is in progress */
-    apr_uint32_t len;           /* 0: nothing published yet */
+    apr_uint32_t seq;           /* odd while being written; only grows */
+    apr_uint32_t len;           /* 0: nothing (the empty ranking) */
     apr_time_t generated_at;
+    apr_uint64_t sum;           /* shop_popular_sum(len, generated_at, body) */
     char body[SHOP_POPULAR_BODY_MAX];
-} shop_popular_block;
+} shop_popular_buffer;
 
+typedef struct {
+    apr_uint64_t published;     /* publishes so far: buf[published & 1] is
+                                 * the one served; only grows */
+    apr_uint64_t owner;         /* the writer at work: pid (low 32 bits) and
+                                 * a per-process token (high 32); 0: none */
+    shop_popular_buffer buf[2];
+} shop_popular_block;
 typedef struct {
     apr_int64_t product_id;
     const char *name;
@@ -47,42 +51,45 @@ const char *shop_popular_render(apr_pool_t *p, apr_interval_time_t window,
 const char *shop_popular_render_empty(apr_pool_t *p, apr_interval_time_t window);
 
 /*
- * A reader's bounds.  A live writer holds the counter odd for the time of
- * one memcpy of at most SHOP_POPULAR_BODY_MAX (microseconds), plus however
- * long the scheduler keeps it off the CPU: on a loaded 2-core box that can
- * be a few scheduler periods, hence tens of milliseconds, not microseconds.
- * 50 ms covers that and keeps a request that meets a dead writer well under
- * any client timeout.  Every attempt made while the counter is odd yields
- * the CPU first, so the tries bound matters on an idle machine (where a
- * yield returns at once and a live writer would have finished long since),
- * the time bound on a busy one.
+ * A reader's bounds.  A reader only retries when writers lapped it (two
+ * publishes during its copy, which the refresh's pace makes all but
+ * impossible); it never waits for a writer, alive or dead.
  */
-#define SHOP_POPULAR_READ_TRIES  4096
+#define SHOP_POPULAR_READ_TRIES  64
 #define SHOP_POPULAR_READ_BUDGET apr_time_from_msec(50)
 
+/* What shop_popular_publish did. */
+#define SHOP_POPULAR_PUBLISHED 1
+#define SHOP_POPULAR_TOO_LARGE 0
+#define SHOP_POPULAR_BUSY      (-1)    /* another live writer owns the block */
+
 /*
- * Writer side; returns 0 if the body does not fit.  Only one writer at a
- * time (the refresh job); a previous writer that died mid-write is taken
- * over: the counter goes to seq | 1 (unchanged if it was already odd), the
- * body is written, then the counter goes to that value + 1 (even), which
- * differs from every even value a reader can have started from.
+ * Writer side.  One writer by construction: the writer first takes the
+ * block's owner word by CAS (from 0, or from a writer whose process is
+ * gone: kill(pid, 0) fails with ESRCH), and returns SHOP_POPULAR_BUSY if a
+ * live process owns it (the caller retries on its next tick); nothing is
+ * ever taken over because of elapsed time.  The owner writes the idle
+ * buffer (odd counter, body, length, time, checksum, even counter), then
+ * flips `published` to it with one release store, then lets go.  Readers
+ * never look at the idle buffer, so a writer that stalls or dies at any
+ * point leaves the served ranking whole; its successor rewrites the idle
+ * buffer.  `published` and every buffer counter only grow.
  */
 int shop_popular_publish(shop_popular_block *b, const char *body,
                          apr_size_t len, apr_time_t generated_at);
 
 /*
- * Reader side: a consistent copy into p (NUL-terminated, *len and
- * *generated_at set), or NULL.  NULL means "no ranking to serve": nothing
- * was published yet, or no consistent copy could be taken within the bounds
- * above (a writer that died mid-write, or one preempted for longer than
- * the budget).  The caller MUST then answer from a safe fallback
+ * Reader side: a copy of the served ranking into p (NUL-terminated, *len
+ * and *generated_at set), or NULL: nothing published, the empty ranking,
+ * a block that fails its checksum (a torn save restored from disk), or
+ * writers lapped the reader more than `tries` times / for longer than
+ * `budget`.  The caller MUST then answer from a safe fallback
  * (mod_shop_popular.c renders the empty ranking); NULL is never an error
- * to report to the client.  Never blocks: yields while a write is open.
+ * to report to the client.  Never blocks.
  *
- * Once a reader has given up on an odd counter value, later reads that find
- * the block at that same odd value return NULL at once instead of spending
- * the budget again (per process; any change of the counter clears it).
- * A dead writer therefore costs one budget per process, not one per request.
+ * The copy is checked seqlock style (the buffer's counter before and after
+ * the copy), and its checksum once per process and publication (a small
+ * per-process memo), so the served body is one a writer sealed, whole.
  */
 const char *shop_popular_read(apr_pool_t *p, const shop_popular_block *b,
                               apr_size_t *len, apr_time_t *generated_at);
@@ -92,7 +99,40 @@ const char *shop_popular_read_bounded(apr_pool_t *p, const shop_popular_block *b
                                       apr_size_t *len, apr_time_t *generated_at,
                                       int tries, apr_interval_time_t budget);
 
-/* Makes a block restored from disk safe: a torn write reads as empty. */
+/* generated_at of the served ranking if it is a verified, complete,
+ * non-empty one; 0 otherwise (then the refresh republishes whatever the
+ * newest snapshot's time). */
+apr_time_t shop_popular_published_at(const shop_popular_block *b);
+
+/* FNV-1a (64 bits) of a buffer's length, time and body. */
+apr_uint64_t shop_popular_sum(apr_uint32_t len, apr_time_t generated_at,
+                              const char *body);
+
+/*
+ * Makes a block restored from disk (or found in a segment an older
+ * generation still maps) safe: a verified block is left untouched, byte
+ * for byte; anything else is replaced by the empty ranking through the
+ * writer's path (ownership, idle buffer, flip), never by a memset, so a
+ * live writer of an older generation is neither harmed nor taken over.
+ */
 void shop_popular_recover(shop_popular_block *b);
+
+/*
+ * Test seam: when set, the writer calls it after each of its steps, in the
+ * writer's process, with the block.  NULL in production.
+ */
+typedef enum {
+    SHOP_POPULAR_STEP_OWNED,        /* owner word taken */
+    SHOP_POPULAR_STEP_MARKED,       /* idle buffer's counter odd */
+    SHOP_POPULAR_STEP_HALF_COPIED,  /* half the body copied */
+    SHOP_POPULAR_STEP_COPIED,       /* body, length and time stored */
+    SHOP_POPULAR_STEP_SUMMED,       /* checksum stored */
+    SHOP_POPULAR_STEP_SEALED,       /* idle buffer's counter even */
+    SHOP_POPULAR_STEP_FLIPPED,      /* `published` points at it */
+    SHOP_POPULAR__STEPS
+} shop_popular_step;
+
+extern void (*shop_popular_writer_hook)(shop_popular_step step,
+                                        const shop_popular_block *b);
 
 #endif

@@ -2,10 +2,12 @@
  * The read cache's table: a body is served for its id while its version
  * holds and its TTL has not run out; a write of the id (or of everything)
  * stops it; a fill taken before such a write is never served after it; a
- * busy entry (a filler died mid-copy) only ever misses; ids sharing a slot
- * never answer for each other.
+ * busy entry only misses while its filler lives, and one whose filler died
+ * mid-copy is reclaimed; ids sharing a slot never answer for each other.
  */
 #include "unit.h"
+
+#include <sys/mman.h>
 
 #include "shop_cache.h"
 
@@ -81,17 +83,66 @@ static void test_ids_sharing_a_slot(void **state)
     assert_string_equal(out, "B");
 }
 
+/* A filler at work (here: this very process, alive) keeps its entry: reads
+ * miss and other fills skip it. */
 static void test_busy_entry_misses_and_is_not_filled(void **state)
 {
     shop_cache_table *t = new_table(UNIT_POOL(state));
     shop_cache_entry *e = &t->entries[11];
 
     shop_cache_put(t, 11, shop_cache_version(t, 11), T0, "x", 1);
-    e->seq |= 1u;                       /* a filler died mid-copy */
+    e->state = SHOP_CACHE_STATE(getpid(), SHOP_CACHE_SEQ(e->state) + 1u);
     assert_int_equal(get(t, 11, T0), -1);
     shop_cache_put(t, 11, shop_cache_version(t, 11), T0, "y", 1);
     assert_int_equal(get(t, 11, T0), -1);
-    assert_int_equal(e->seq & 1u, 1);
+    assert_int_equal(SHOP_CACHE_SEQ(e->state) & 1u, 1);
+    assert_int_equal(SHOP_CACHE_UPPER(e->state), (apr_uint32_t)getpid());
+}
+
+/* Issue 26.4: a filler killed between taking its entry and sealing it (a
+ * forked process that _exits in the test seam).  Before the fix its entry
+ * stayed odd until the next restart: that id was never cached again.  Now
+ * its pid is in the entry, and the next filler, finding that process
+ * gone, resets the entry and fills it. */
+static void die_filling(const shop_cache_entry *e)
+{
+    (void)e;
+    _exit(0);
+}
+
+static void test_dead_fillers_entry_is_reclaimed(void **state)
+{
+    shop_cache_table *t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
+                               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    shop_cache_entry *e = &t->entries[5];
+    apr_uint32_t seq;
+    pid_t pid;
+    int status = 0;
+
+    (void)state;
+    assert_true(t != MAP_FAILED);
+    shop_cache_put(t, 5, shop_cache_version(t, 5), T0, "old", 3);
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        shop_cache_filler_hook = die_filling;
+        shop_cache_put(t, 5, shop_cache_version(t, 5), T0, "dead", 4);
+        _exit(3);                       /* not reached: the hook exits */
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    seq = SHOP_CACHE_SEQ(e->state);
+    assert_int_equal(seq & 1u, 1);      /* left mid-fill, naming its filler */
+    assert_int_equal(SHOP_CACHE_UPPER(e->state), (apr_uint32_t)pid);
+    assert_int_equal(get(t, 5, T0), -1);
+
+    shop_cache_put(t, 5, shop_cache_version(t, 5), T0, "new", 3);
+    assert_int_equal(get(t, 5, T0), 3);
+    assert_string_equal(out, "new");
+    assert_true(SHOP_CACHE_SEQ(e->state) > seq);    /* the counter only grows */
+    assert_int_equal(SHOP_CACHE_SEQ(e->state) & 1u, 0);
+    munmap(t, sizeof(*t));
 }
 
 static void test_oversized_bodies_are_not_cached(void **state)
@@ -119,6 +170,7 @@ int main(void)
         UNIT_TEST(test_fill_racing_a_write_is_never_served),
         UNIT_TEST(test_ids_sharing_a_slot),
         UNIT_TEST(test_busy_entry_misses_and_is_not_filled),
+        UNIT_TEST(test_dead_fillers_entry_is_reclaimed),
         UNIT_TEST(test_oversized_bodies_are_not_cached),
     };
     return UNIT_RUN("cache", tests);
