@@ -198,13 +198,15 @@ void shop_children_claim(void)
 
 /*
  * Called by every thread that borrows or returns a connection, with the
- * count its own atomic step produced.  Threads may get here in any order,
- * so a plain store of that count could leave an older value last: in_use
- * is brought to the child's counter (shop_db_in_use) by CAS until the two
- * agree, and peak only ever rises (a CAS max), whoever comes last.
+ * child's counter (the database layer's; passed in, so this file does not
+ * depend back on it).  Threads may get here in any order, so a plain store
+ * of one reading could leave an older value last: in_use is brought to the
+ * counter by CAS until the two agree, and peak only ever rises (a CAS max),
+ * whoever comes last.
  */
-void shop_children_note(apr_uint32_t in_use)
+void shop_children_note(volatile apr_uint32_t *counter)
 {
+    apr_uint32_t in_use = apr_atomic_read32(counter);
     apr_uint32_t seen, now;
 
     if (my_slot == NULL) {
@@ -219,7 +221,7 @@ void shop_children_note(apr_uint32_t in_use)
         seen = was;
     }
     seen = apr_atomic_read32(&my_slot->in_use);
-    while ((now = shop_db_in_use()) != seen) {
+    while ((now = apr_atomic_read32(counter)) != seen) {
         apr_uint32_t was = apr_atomic_cas32(&my_slot->in_use, now, seen);
         seen = was == seen ? now : was;
     }

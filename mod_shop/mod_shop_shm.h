@@ -27,7 +27,7 @@ typedef struct {
 } shop_child_use;
 
 void shop_children_claim(void);             /* child_init */
-void shop_children_note(apr_uint32_t in_use);
+void shop_children_note(volatile apr_uint32_t *counter);   /* the child's in-use count */
 int shop_children_list(shop_child_use *out, int max);
 
 #endif
