@@ -69,9 +69,9 @@
         "write transactions one child runs at once per shop (the rest wait, see" \
         " ShopBusyWait); keep it below DBDMax so reads always find a connection," \
         " default 8") \
-    SHOP_VALUE(ShopBusyWait, busy_wait, DURATION, 0, 60 * SHOP_SEC, 500000, \
+    SHOP_VALUE(ShopBusyWait, busy_wait, DURATION, 0, 60 * SHOP_SEC, SHOP_SEC, \
         "how long a write waits for its turn before it is answered 503 BUSY," \
-        " default 500ms") \
+        " default 1s") \
     SHOP_SETTER(ShopPlatformURL, platform_url, const char *, TAKE1, set_platform_url, \
         NULL, NULL, "URL that receives order events; unset keeps them in the outbox") \
     SHOP_SETTER(ShopUserAuth, user_auth, shop_auth_mode, TAKE1, set_user_auth, \

@@ -47,16 +47,23 @@ shop_gate *shop_write_gate(server_rec *s)
     return site ? site->writes : NULL;
 }
 
+/* The gate of a request that writes: readiness and the status view run
+ * through shop_run too, and must answer during a sale. */
+static shop_gate *gate_of(request_rec *r)
+{
+    return r->method_number == M_GET ? NULL : shop_write_gate(r->server);
+}
+
 int shop_write_enter(request_rec *r)
 {
-    shop_gate *g = shop_write_gate(r->server);
+    shop_gate *g = gate_of(r);
 
     return g == NULL || shop_gate_enter(g, srv_cfg(r->server)->busy_wait);
 }
 
 void shop_write_leave(request_rec *r)
 {
-    shop_gate *g = shop_write_gate(r->server);
+    shop_gate *g = gate_of(r);
 
     if (g) {
         shop_gate_leave(g);

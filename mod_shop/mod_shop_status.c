@@ -17,6 +17,7 @@
 #include "mod_shop.h"
 #include "mod_shop_breaker.h"
 #include "mod_shop_db.h"
+#include "mod_shop_gate.h"
 #include "mod_shop_jobs.h"
 #include "mod_shop_popular.h"
 #include "mod_shop_routes.h"
@@ -91,15 +92,35 @@ static json_t *database_doc(shop_site *site)
                      "answered_503", (json_int_t)refused);
 }
 
+/* This child's write admission for the shop (ShopWriteConcurrency). */
+static void writes_stats(const shop_site *site, shop_gate_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (site && site->writes) {
+        shop_gate_stats_get(site->writes, st);
+    }
+}
+
+static json_t *writes_doc(const shop_site *site)
+{
+    shop_gate_stats st;
+
+    writes_stats(site, &st);
+    return json_pack("{s:i, s:i, s:i, s:I, s:I}", "limit", st.limit, "inside", st.inside,
+                     "waiting", st.waiting, "entered", (json_int_t)st.entered,
+                     "refused_busy", (json_int_t)st.refused);
+}
+
 /* outbox: the backlog, or null while the database cannot tell. */
 static json_t *status_doc(shop_req *q, json_t *outbox)
 {
-    return json_pack("{s:o, s:o, s:i, s:o, s:o, s:i}",
+    return json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:i}",
                      "popular", popular_doc(q->r->pool, q->sc->site),
                      "outbox", outbox ? outbox : json_null(),
                      "sold_out_campaigns", shop_soldout_count(q->sc->site),
                      "database", database_doc(q->sc->site),
                      "db_pool", pool_doc(),
+                     "writes", writes_doc(q->sc->site),
                      "jobs_pid", (int)shop_jobs_pid());
 }
 
@@ -173,8 +194,13 @@ static void status_site(request_rec *r, shop_site *site, int short_report)
     const char *error = open_since ? "database unreachable"
                                    : outbox_line(r, site, &pending, &oldest, &dead);
     int soldout = shop_soldout_count(site);
+    shop_gate_stats w;
 
+    writes_stats(site, &w);
     if (short_report) {
+        ap_rprintf(r, "ShopWritesInside%d: %d\nShopWritesWaiting%d: %d\n"
+                   "ShopWritesRefusedBusy%d: %" APR_UINT64_T_FMT "\n",
+                   site->index, w.inside, site->index, w.waiting, site->index, w.refused);
         ap_rprintf(r, "ShopPopularAge%d: %" APR_INT64_T_FMT "\n"
                    "ShopOutboxPending%d: %" APR_INT64_T_FMT "\n"
                    "ShopOutboxOldestAge%d: %" APR_INT64_T_FMT "\n"

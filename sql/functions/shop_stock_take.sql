@@ -28,33 +28,38 @@ DECLARE
     r record;
 BEGIN
     FOR v_round IN 1 .. 4 LOOP
-        SELECT bucket INTO v_bucket FROM product_stock
-         WHERE product_id = p_product_id AND bucket >= v_start AND stock >= p_qty
-         ORDER BY bucket LIMIT 1 FOR UPDATE SKIP LOCKED;
-        IF NOT FOUND THEN
-            SELECT bucket INTO v_bucket FROM product_stock
-             WHERE product_id = p_product_id AND bucket < v_start AND stock >= p_qty
-             ORDER BY bucket LIMIT 1 FOR UPDATE SKIP LOCKED;
-        END IF;
-        IF NOT FOUND THEN
-            IF (SELECT coalesce(sum(stock), 0) FROM product_stock
-                 WHERE product_id = p_product_id) < p_qty THEN
-                RETURN false;
-            END IF;
-            SELECT bucket INTO v_bucket FROM product_stock
-             WHERE product_id = p_product_id AND stock >= p_qty
-             ORDER BY bucket < v_start, bucket LIMIT 1;
-            EXIT WHEN NOT FOUND;
-            PERFORM set_config('lock_timeout', '5s', true);
-            IF shop_stock_take_waiting(p_product_id, v_bucket, p_qty) THEN
-                RETURN true;
-            END IF;
-            v_start := (v_bucket + 1) % 32;
-            CONTINUE;
-        END IF;
+        -- Claim and take in one statement: the common case is one round trip
+        -- inside the function, as cheap as the single stock row it replaces.
         UPDATE product_stock SET stock = stock - p_qty
-         WHERE product_id = p_product_id AND bucket = v_bucket;
-        RETURN true;
+         WHERE product_id = p_product_id
+           AND bucket = (SELECT bucket FROM product_stock
+                          WHERE product_id = p_product_id AND bucket >= v_start
+                            AND stock >= p_qty
+                          ORDER BY bucket LIMIT 1 FOR UPDATE SKIP LOCKED);
+        IF NOT FOUND THEN
+            UPDATE product_stock SET stock = stock - p_qty
+             WHERE product_id = p_product_id
+               AND bucket = (SELECT bucket FROM product_stock
+                              WHERE product_id = p_product_id AND bucket < v_start
+                                AND stock >= p_qty
+                              ORDER BY bucket LIMIT 1 FOR UPDATE SKIP LOCKED);
+        END IF;
+        IF FOUND THEN
+            RETURN true;
+        END IF;
+        IF (SELECT coalesce(sum(stock), 0) FROM product_stock
+             WHERE product_id = p_product_id) < p_qty THEN
+            RETURN false;
+        END IF;
+        SELECT bucket INTO v_bucket FROM product_stock
+         WHERE product_id = p_product_id AND stock >= p_qty
+         ORDER BY bucket < v_start, bucket LIMIT 1;
+        EXIT WHEN NOT FOUND;
+        PERFORM set_config('lock_timeout', '5s', true);
+        IF shop_stock_take_waiting(p_product_id, v_bucket, p_qty) THEN
+            RETURN true;
+        END IF;
+        v_start := (v_bucket + 1) % 32;
     END LOOP;
 
     PERFORM set_config('lock_timeout', '5s', true);

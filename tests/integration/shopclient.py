@@ -167,6 +167,21 @@ def _await_start():
         barrier.wait()
 
 
+def until_answered(call, tries=100):
+    """call() -> Response, made again while it is refused 503 BUSY.
+
+    BUSY (a write that found no turn within ShopBusyWait, or a lock wait
+    that ran out) changes nothing, so a client retries it: tests that fire
+    hundreds of writes at once do the same, and then check exact totals."""
+    for _ in range(tries):
+        r = call()
+        if r.status != 503 or (r.json or {}).get("code") != "BUSY":
+            return r
+        assert r.headers.get("Retry-After"), r
+        time.sleep(0.02)    # a client's back-off, not synchronisation
+    raise AssertionError(f"still 503 BUSY after {tries} tries")
+
+
 def parallel(n, fn, timeout=60):
     """Run fn(i) for i in range(n) on n threads, truly concurrently.
 

@@ -7,7 +7,7 @@ from collections import Counter
 from shopclient import (assert_problem, bulk_users, cancel, charge, create_order, db_order,
                         funded_user, history, issued, ledger, new_campaign, new_key,
                         new_user, ok, outbox, parallel, pay, place, product, replayed, rows,
-                        scalar, stock_of, uc_row)
+                        scalar, stock_of, uc_row, until_answered)
 
 
 def order_statuses(stack, pid):
@@ -34,7 +34,8 @@ def test_300_parallel_orders_for_100_units(stack):
     pid = product(stack, price=1000, stock=100)
     users = bulk_users(stack, 300, "oo")
 
-    rs = parallel(300, lambda i: create_order(stack, users[i], [(pid, 1)], timeout=60),
+    rs = parallel(300, lambda i: until_answered(
+        lambda: create_order(stack, users[i], [(pid, 1)], timeout=60)),
                   timeout=180)
 
     no_5xx(rs)
@@ -63,7 +64,8 @@ def test_parallel_orders_of_one_user_never_oversell(stack):
     uid = new_user(stack)
     qty = [1 + i % 3 for i in range(60)]          # 120 units asked for, 50 there
 
-    rs = parallel(60, lambda i: create_order(stack, uid, [(pid, qty[i])], timeout=60))
+    rs = parallel(60, lambda i: until_answered(
+        lambda: create_order(stack, uid, [(pid, qty[i])], timeout=60)))
 
     no_5xx(rs)
     got = sum(qty[i] for i, r in enumerate(rs) if r.status == 201)
@@ -89,7 +91,7 @@ def test_opposite_item_orders_do_not_deadlock(stack):
     def one(i):
         qa, qb = 1 + i % 2, 1 + (i // 2) % 2
         items = [(a, qa), (b, qb)] if i % 2 == 0 else [(b, qb), (a, qa)]
-        return create_order(stack, uid, items, timeout=60)
+        return until_answered(lambda: create_order(stack, uid, items, timeout=60))
 
     rs = parallel(n, one, timeout=120)
 
@@ -272,11 +274,12 @@ def test_mixed_load_keeps_every_invariant(stack):
         u, oid = pre[i % len(pre)]
         kind = i // len(pre)
         if kind == 0:
-            return pay(stack, u, oid, coupons[u], timeout=30)
+            return until_answered(lambda: pay(stack, u, oid, coupons[u], timeout=30))
         if kind == 1:
-            return cancel(stack, u, oid, timeout=30)
+            return until_answered(lambda: cancel(stack, u, oid, timeout=30))
         items = [(a, 1 + i % 2), (b, 1)] if i % 2 else [(b, 2), (a, 1)]
-        return create_order(stack, users[i % len(users)], items, timeout=30)
+        return until_answered(lambda: create_order(stack, users[i % len(users)], items,
+                                                   timeout=30))
 
     rs = parallel(64, one, timeout=120)
 

@@ -36,7 +36,8 @@ def hangul_name(i):
 
 def make_products(stack, n):
     values = ",".join(f"('{hangul_name(i)}', 100, 1000000)" for i in range(n))
-    out = stack.psql(f"INSERT INTO products (name, price, stock) VALUES {values} RETURNING id")
+    out = stack.psql("SELECT (shop_create_product(n, p, s, true)).id"
+                     f" FROM (VALUES {values}) AS v (n, p, s)")
     ids = [int(x) for x in out.split() if x.isdigit()][:n]
     assert len(ids) == n
     return ids

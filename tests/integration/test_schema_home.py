@@ -13,8 +13,6 @@ import io
 
 import pytest
 
-from conftest import PsqlError
-
 # 04e6f0a: the first packaged release (migrations 001-003).
 # c77a562: the last schema whose migrations defined functions inline.
 FIRST_RELEASE = "04e6f0a"
@@ -61,8 +59,7 @@ def _psql_shop(stack, db, sql):
     r = subprocess.run(["psql", "-X", "-Atq", "-v", "ON_ERROR_STOP=1", "-h", str(stack.pgsock),
                         "-p", "5432", "-U", "shop", "-d", db, "-c", sql],
                        capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        raise PsqlError(r.stderr)
+    assert r.returncode == 0, f"psql on {db} failed: {r.stderr}"
     return r.stdout.strip()
 
 
