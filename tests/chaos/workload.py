@@ -4,7 +4,9 @@ Each client thread owns a few users and, in a bounded loop until told to stop,
 sends a random mix (seeded RNG per thread) of:
 
     charge   POST /users/{u}/points/charge      a globally unique amount
-    order    POST /users/{u}/orders             1-2 of the suite's products
+    order    POST /users/{u}/orders             1-2 of the suite's products; half
+                                                the orders are of the first product
+                                                alone (a one-product sale, issue 20)
     pay      POST /users/{u}/orders/{o}/payment one of its AWAITING orders, maybe a coupon
     cancel   POST /users/{u}/orders/{o}/cancel  one of its PAID orders (a refund)
     issue    POST /users/{u}/coupons            the current campaign
@@ -325,7 +327,11 @@ class Workload:
 
     def _order(self, i, st, u):
         rng = st.rng
-        prods = sorted(rng.sample(self.products, min(len(self.products), rng.choice((1, 1, 2)))))
+        if rng.random() < 0.5:
+            prods = [self.products[0]]      # the hot product: every fault meets a sale
+        else:
+            prods = sorted(rng.sample(self.products,
+                                      min(len(self.products), rng.choice((1, 1, 2)))))
         items = [{"product_id": p, "quantity": rng.randint(1, 3)} for p in prods]
         c = self._post(i, st, "order", u, f"/users/{u}/orders", {"items": items})
         if c.status == 201 and isinstance(c.json, dict):

@@ -8,8 +8,8 @@ old and the new jobs process publish into the ranking around every
 restart, and mod_slotmem_shm saves and restores the block each time.
 Meanwhile clients GET /products/popular without pause.  Every body must
 be one whole published ranking: valid JSON, ranks 1..n in (sold desc, id
-asc) order, every fixture product under its own name, and any two bodies
-with the same generated_at identical.
+asc) order, every fixture product under its own name.  (Two bodies with the same
+generated_at may differ: it has whole seconds, the refresh is 100 ms.)
 
 Not done: holding the adopt query back through pgproxy.py.  The proxy
 forwards or cuts whole connections; delaying one statement would need it
@@ -69,8 +69,9 @@ def check_body(body, names, seen_at):
             assert it["name"] == names[it["product_id"]], it["product_id"]
     for a, b in zip(items, items[1:]):
         assert (-a["sold_quantity"], a["product_id"]) < (-b["sold_quantity"], b["product_id"])
-    prev = seen_at.setdefault(doc["generated_at"], body)
-    assert prev == body, f"two rankings with generated_at {doc['generated_at']}"
+    # generated_at has whole seconds and the ranking is refreshed every
+    # 100 ms: several rankings may share one, so no equality is asked here.
+    seen_at.setdefault(doc["generated_at"], set()).add(body)
     return len(body)
 
 
