@@ -525,6 +525,14 @@ def scalar(stack, sql):
     return int(stack.psql(sql))
 
 
+def reserved(stack, pid):
+    """Units of the product held by AWAITING_PAYMENT or PAID orders."""
+    return scalar(stack, "SELECT coalesce(sum(i.quantity), 0) FROM order_items i"
+                         " JOIN orders o ON o.id = i.order_id"
+                         f" WHERE i.product_id = {pid}"
+                         " AND o.status IN ('AWAITING_PAYMENT', 'PAID')")
+
+
 def stock_of(stack, pid):
     return scalar(stack, f"SELECT shop_product_stock({int(pid)})")
 

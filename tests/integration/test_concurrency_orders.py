@@ -7,7 +7,8 @@ from collections import Counter
 from shopclient import (assert_problem, bulk_users, cancel, charge, create_order, db_order,
                         funded_user, history, issued, ledger, new_campaign, new_key,
                         new_user, ok, outbox, parallel, pay, place, product, replayed, rows,
-                        scalar, stock_of, uc_row, until_answered)
+                        scalar, stock_of, uc_row, until_answered,
+                        reserved)
 
 
 def order_statuses(stack, pid):
@@ -15,14 +16,6 @@ def order_statuses(stack, pid):
     return Counter(r[0] for r in rows(
         stack, "SELECT o.status FROM orders o JOIN order_items i ON i.order_id = o.id"
                f" WHERE i.product_id = {pid}"))
-
-
-def reserved(stack, pid):
-    """Units of the product held by AWAITING_PAYMENT or PAID orders."""
-    return scalar(stack, "SELECT coalesce(sum(i.quantity), 0) FROM order_items i"
-                         " JOIN orders o ON o.id = i.order_id"
-                         f" WHERE i.product_id = {pid}"
-                         " AND o.status IN ('AWAITING_PAYMENT', 'PAID')")
 
 
 def no_5xx(rs):
