@@ -73,6 +73,8 @@ function response(status, headers, body)
         end
     elseif status == 409 and body:find('"ALREADY_ISSUED"', 1, true) then
         bench_add("already_issued")
+    elseif status == 503 and not (headers["Retry-After"] or headers["retry-after"]) then
+        bench_add("retry_after_missing")   -- shedding must say when to come back
     end
     if share then
         if received >= share then
