@@ -73,7 +73,7 @@ static apr_status_t db_release(void *data)
     }
     dbd_close_fn(db->s, db->dbd);
     apr_atomic_dec32(&conns_in_use);
-    shop_children_note(&conns_in_use);
+    shop_children_note(&conns_in_use, 0);     /* a release never raises the peak */
     return APR_SUCCESS;
 }
 
@@ -140,8 +140,8 @@ shop_dbrc shop_db_open_for(request_rec *r, server_rec *s, shop_db **out)
         shop_breaker_failure(r, site, "no connection from mod_dbd's pool");
         return SHOP_DB_DOWN;
     }
-    apr_atomic_inc32(&conns_in_use);
-    shop_children_note(&conns_in_use);
+    /* apr_atomic_inc32 returns the old value */
+    shop_children_note(&conns_in_use, apr_atomic_inc32(&conns_in_use) + 1);
     db = apr_pcalloc(r->pool, sizeof(*db));
     db->r = r;
     db->s = s;

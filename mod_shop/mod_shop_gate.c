@@ -40,18 +40,14 @@ void shop_gates_child_init(apr_pool_t *pchild)
     }
 }
 
-shop_gate *shop_write_gate(server_rec *s)
-{
-    shop_site *site = srv_cfg(s)->site;
-
-    return site ? site->writes : NULL;
-}
-
-/* The gate of a request that writes: readiness and the status view run
- * through shop_run too, and must answer during a sale. */
+/* This child's gate of a request that writes to a shop, else NULL:
+ * readiness and the status view run through shop_run too, and must answer
+ * during a sale. */
 static shop_gate *gate_of(request_rec *r)
 {
-    return r->method_number == M_GET ? NULL : shop_write_gate(r->server);
+    shop_site *site = srv_cfg(r->server)->site;
+
+    return r->method_number == M_GET || site == NULL ? NULL : site->writes;
 }
 
 int shop_write_enter(request_rec *r)

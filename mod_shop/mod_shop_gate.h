@@ -16,7 +16,4 @@ void shop_gates_child_init(apr_pool_t *pchild);
 int shop_write_enter(request_rec *r);
 void shop_write_leave(request_rec *r);
 
-/* This child's gate of the request's shop, or NULL (no shop). */
-shop_gate *shop_write_gate(server_rec *s);
-
 #endif

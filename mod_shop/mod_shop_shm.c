@@ -199,14 +199,14 @@ void shop_children_claim(void)
 /*
  * Called by every thread that borrows or returns a connection, with the
  * child's counter (the database layer's; passed in, so this file does not
- * depend back on it).  Threads may get here in any order, so a plain store
- * of one reading could leave an older value last: in_use is brought to the
- * counter by CAS until the two agree, and peak only ever rises (a CAS max),
- * whoever comes last.
+ * depend back on it) and the value its own atomic step produced.  Threads
+ * may get here in any order, so a plain store of one reading could leave an
+ * older value last: in_use is brought to the counter by CAS until the two
+ * agree, and peak only ever rises (a CAS max of the produced values, so a
+ * moment's maximum is not missed), whoever comes last.
  */
-void shop_children_note(volatile apr_uint32_t *counter)
+void shop_children_note(volatile apr_uint32_t *counter, apr_uint32_t in_use)
 {
-    apr_uint32_t in_use = apr_atomic_read32(counter);
     apr_uint32_t seen, now;
 
     if (my_slot == NULL) {

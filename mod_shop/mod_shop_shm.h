@@ -27,7 +27,8 @@ typedef struct {
 } shop_child_use;
 
 void shop_children_claim(void);             /* child_init */
-void shop_children_note(volatile apr_uint32_t *counter);   /* the child's in-use count */
+/* counter: the child's in-use count; in_use: what this thread's step made it */
+void shop_children_note(volatile apr_uint32_t *counter, apr_uint32_t in_use);
 int shop_children_list(shop_child_use *out, int max);
 
 #endif

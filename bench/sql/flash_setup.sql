@@ -25,22 +25,10 @@ DROP SCHEMA IF EXISTS bench_flash CASCADE;
 CREATE SCHEMA bench_flash AUTHORIZATION shop;
 SET search_path = public;
 
--- 'shop_product_stock' or 'products.stock': where the stock is read from.
-CREATE FUNCTION bench_flash.stock_source() RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                              WHERE n.nspname = 'public' AND p.proname = 'shop_product_stock')
-                THEN 'shop_product_stock' ELSE 'products.stock' END
-$$;
-
+-- Every product's stock now: the sum of its buckets (migration 010).
 CREATE FUNCTION bench_flash.stock_now() RETURNS TABLE (product_id bigint, stock bigint)
-    LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    IF bench_flash.stock_source() = 'shop_product_stock' THEN
-        RETURN QUERY EXECUTE 'SELECT p.id, shop_product_stock(p.id)::bigint FROM public.products p';
-    ELSE
-        RETURN QUERY SELECT p.id, p.stock FROM public.products p;
-    END IF;
-END
+    LANGUAGE sql STABLE AS $$
+    SELECT p.id, shop_product_stock(p.id) FROM public.products p
 $$;
 
 -- Units held by live orders, per product.
@@ -96,7 +84,7 @@ CREATE FUNCTION bench_flash.invariants(p_coupon bigint) RETURNS json
           FROM public.coupons c WHERE c.id = p_coupon
     )
     SELECT json_build_object(
-        'stock_source', bench_flash.stock_source(),
+        'stock_source', 'shop_product_stock',
         'products', (SELECT count(*) FROM st),
         'stock_mismatches', (SELECT count(*) FROM st WHERE now + held <> initial),
         'stock_mismatch_sample', (SELECT json_agg(x) FROM (
