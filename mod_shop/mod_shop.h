@@ -36,8 +36,17 @@ typedef enum { SHOP_AUTH_UNSET = -1, SHOP_AUTH_NONE = 0, SHOP_AUTH_REMOTE_USER }
 
 typedef struct shop_site shop_site;
 
-/* The read cache's tables (ShopReadCacheTTL, mod_shop_cache.c). */
-typedef enum { SHOP_CACHE_PRODUCT, SHOP_CACHE_BALANCE, SHOP_CACHE__KINDS } shop_cache_kind;
+/* What the read caches hold (mod_shop_cache.c): the kinds of key, and the
+ * tables they are in. */
+typedef enum {
+    SHOP_CACHE_PRODUCT = 1,     /* GET /products/{id}: catalog */
+    SHOP_CACHE_COUPON,          /* GET /coupons/{id}: catalog */
+    SHOP_CACHE_PAGE,            /* a page of GET /products: pages */
+    SHOP_CACHE_BALANCE          /* GET /users/{id}/points: balances */
+} shop_cache_kind;
+typedef enum {
+    SHOP_CACHE_CATALOG, SHOP_CACHE_PAGES, SHOP_CACHE_BALANCES, SHOP_CACHE__TABLES
+} shop_cache_table_id;
 
 /* The fields of the directives (mod_shop_directives.h), one per directive. */
 #define SHOP_FIELD_VALUE(name, field, kind, min, max, dflt, help) SHOP_TYPE_##kind field;
@@ -104,7 +113,8 @@ struct shop_site {
     volatile apr_uint64_t *soldout;
     volatile shop_dbstate *dbstate;         /* shared by the children and
                                                the jobs process */
-    struct shop_cache_table_s *cache[SHOP_CACHE__KINDS];  /* NULL: no read cache */
+    struct shop_cache *cache[SHOP_CACHE__TABLES];   /* NULL: that cache is off */
+    struct shop_catalog_sync *catalog_sync;         /* the sync job's progress */
     shop_breaker breaker;
     struct shop_gate *writes;   /* this child's write admission (mod_shop_gate.c) */
 };

@@ -137,6 +137,7 @@ int shop_admin_product_create(shop_req *q)
     if (c.params[3] == NULL) {
         c.params[3] = "true";
     }
+    shop_cache_note_write(q, SHOP_CACHE_PAGE, 0);   /* a page may show it */
     return shop_run(q, product_write_work, &c);
 }
 
@@ -311,8 +312,8 @@ static int event_id_valid(const char *s)
 /* POST /admin/outbox/dead/{eventId}/redeliver: back to pending. */
 int shop_admin_outbox_redeliver(shop_req *q)
 {
-    shop_lookup l = { SQL_ADMIN_OUTBOX_REDELIVER, { q->params[0], NULL },
-                      SHOP_E_EVENT_NOT_FOUND, 0 };
+    shop_lookup l = { .sql = SQL_ADMIN_OUTBOX_REDELIVER, .params = { q->params[0], NULL },
+                      .not_found = SHOP_E_EVENT_NOT_FOUND };
 
     if (!event_id_valid(q->params[0])) {
         return shop_send_problem(q->r, SHOP_E_EVENT_NOT_FOUND,

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "mod_shop.h"
+#include "mod_shop_cache.h"
 #include "mod_shop_routes.h"
 #include "mod_shop_shm.h"
 #include "mod_shop_tx.h"
@@ -21,13 +22,16 @@ typedef struct {
 /* GET /coupons/{couponId} */
 int shop_coupons_get(shop_req *q)
 {
-    apr_int64_t id;
-    shop_lookup l = { SQL_COUPON_GET, { NULL, NULL }, SHOP_E_COUPON_NOT_FOUND, 0 };
+    shop_lookup l = { .sql = SQL_COUPON_GET, .not_found = SHOP_E_COUPON_NOT_FOUND,
+                      .cache_kind = SHOP_CACHE_COUPON };
 
-    if (!shop_parse_id(q->params[0], &id)) {
+    if (!shop_parse_id(q->params[0], &l.cache_id)) {
         return shop_send_problem(q->r, SHOP_E_COUPON_NOT_FOUND, NULL);
     }
-    l.params[0] = shop_i64(q->r->pool, id);
+    if (shop_cache_answer(q, SHOP_CACHE_COUPON, l.cache_id, &l.ticket)) {
+        return OK;
+    }
+    l.params[0] = shop_i64(q->r->pool, l.cache_id);
     return shop_serve_lookup(q, &l);
 }
 

@@ -59,6 +59,15 @@
     SHOP_VALUE(ShopReadCacheTTL, read_cache_ttl, DURATION, 0, 3600 * SHOP_SEC, 0, \
         "0 (off, the default) or how long a cached product or balance may be served at" \
         " most; writes through this httpd invalidate at once") \
+    SHOP_VALUE(ShopCatalogCacheSize, catalog_cache_size, SIZE, 0, 1024 * 1024 * 1024, \
+        32 * 1024 * 1024, "shared memory of each shop's catalog cache (products, product" \
+        " list pages, coupon campaigns) in bytes (k/M suffix); 0 turns it off, default 32M") \
+    SHOP_VALUE(ShopCatalogMaxAge, catalog_max_age, DURATION, 10000, SHOP_SEC, 500000, \
+        "longest a cached product, page or campaign is served: the bound on how stale its" \
+        " stock or remaining count may be, 10ms-1s, default 500ms") \
+    SHOP_VALUE(ShopCatalogSync, catalog_sync, DURATION, 5000, SHOP_SEC, 25000, \
+        "how often the jobs process reads the catalog change log, so that a change made" \
+        " elsewhere (another node, psql) stops this node's cached copy, default 25ms") \
     SHOP_VALUE(ShopPlatformConnections, platform_connections, INT, 1, \
         SHOP_PLATFORM_CONNECTIONS_MAX, 64, "events the relay sends at once, each on its" \
         " own keep-alive connection, 1-256, default 64") \

@@ -2,7 +2,8 @@
  * The housekeeping job: expires unpaid orders past ShopOrderHold (their
  * stock goes back), and purges what only grows (issue 13): Idempotency-Keys
  * past ShopIdempotencyTTL, delivered outbox events past ShopOutboxRetention
- * (never an undelivered one), sales ledger lines past ShopSalesRetention.
+ * (never an undelivered one), sales ledger lines past ShopSalesRetention,
+ * catalog change log rows past an hour.
  *
  * A purge deletes in batches of PURGE_BATCH rows, each batch one statement
  * and so one short transaction, through the index on the time it purges by
@@ -15,7 +16,6 @@
 #include <libpq-fe.h>
 
 #include "mod_shop.h"
-#include "mod_shop_cache.h"
 #include "mod_shop_jobs.h"
 
 #define EXPIRY_INTERVAL apr_time_from_msec(500)
@@ -25,6 +25,8 @@
 #define PURGE_BATCH 1000
 #define PURGE_BATCHES 20
 #define PURGE_BUDGET apr_time_from_msec(250)
+/* The catalog sync reads seconds of its log (mod_shop_catalog.c). */
+#define CATALOG_CHANGES_KEPT apr_time_from_sec(3600)
 
 typedef struct {
     apr_time_t last_purge;
@@ -37,8 +39,7 @@ static void expire_orders(shop_job *job)
     PGresult *res = shop_job_query(job, SQL_JOB_EXPIRE, params);
 
     if (res && strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
-        /* their stock is back: cached products are stale */
-        shop_cache_forget_site(job->site, SHOP_CACHE_PRODUCT);
+        /* their stock is back: pages show it within ShopCatalogMaxAge */
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
                      SHOPLOGNO(00010) "expired %s unpaid orders", PQgetvalue(res, 0, 0));
     }
@@ -96,6 +97,8 @@ static void purge(shop_job *job, apr_pool_t *p)
                         sc->idem_ttl);
     left |= purge_table(job, p, SQL_JOB_PURGE_OUTBOX, "outbox", sc->outbox_retention);
     left |= purge_table(job, p, SQL_JOB_PURGE_SALES, "sales", sc->sales_retention);
+    left |= purge_table(job, p, SQL_JOB_PURGE_CATALOG_CHANGES, "catalog_changes",
+                        CATALOG_CHANGES_KEPT);
     st->backlog = left;
 }
 

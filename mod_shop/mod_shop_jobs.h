@@ -55,11 +55,12 @@ struct pg_result *shop_job_query(shop_job *job, shop_sql id,
 int shop_job_control(shop_job *job, const char *command);
 
 /* ---- the kinds of job (mod_shop_expiry.c, mod_shop_popular.c,
- *      mod_shop_relay.c, mod_shop_breaker.c) ------------------------------ */
+ *      mod_shop_relay.c, mod_shop_breaker.c, mod_shop_catalog.c) ---------- */
 
 void shop_expiry_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 void shop_popular_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 void shop_relay_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 void shop_breaker_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
+void shop_catalog_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 
 #endif

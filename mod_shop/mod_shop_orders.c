@@ -56,7 +56,7 @@ int shop_orders_create(shop_req *q)
 {
     order_ctx c;
     shop_item *items;
-    int count, i;
+    int count;
     const char *detail = NULL;
     shop_err e = shop_order_items_parse(q->r->pool, q->body, &items, &count, &detail);
 
@@ -65,9 +65,6 @@ int shop_orders_create(shop_req *q)
     }
     c.ids = shop_items_pg_ids(q->r->pool, items, count);
     c.quantities = shop_items_pg_quantities(q->r->pool, items, count);
-    for (i = 0; i < count; i++) {
-        shop_cache_note_write(q, SHOP_CACHE_PRODUCT, items[i].product_id);
-    }
     return shop_run(q, create_work, &c);
 }
 
@@ -82,7 +79,7 @@ int shop_orders_list(shop_req *q)
 static int serve_order_read(shop_req *q, shop_sql sql, int page)
 {
     order_ctx c;
-    shop_lookup l = { sql, { NULL, NULL }, SHOP_E_ORDER_NOT_FOUND, page };
+    shop_lookup l = { .sql = sql, .not_found = SHOP_E_ORDER_NOT_FOUND, .page = page };
 
     if (!order_id_param(q, &c)) {
         return order_not_found(q);
@@ -159,8 +156,7 @@ int shop_orders_cancel(shop_req *q)
     if (!order_id_param(q, &c)) {
         return order_not_found(q);
     }
-    /* A refund, and stock back for products the module is not told of. */
+    /* A refund (the stock it gives back shows within ShopCatalogMaxAge). */
     shop_cache_note_write(q, SHOP_CACHE_BALANCE, q->user_id);
-    shop_cache_note_write(q, SHOP_CACHE_PRODUCT, 0);
     return shop_run(q, cancel_work, &c);
 }

@@ -46,18 +46,18 @@ static shop_dbrc balance_work(shop_req *q, void *ctx, shop_resp *out)
     }
     shop_resp_ok(out, 200, shop_json_own(q->r->pool,
                  balance_doc(q->user_id, PQgetvalue(res, 0, 0))));
-    shop_cache_fill(q, SHOP_CACHE_BALANCE, q->user_id, *(apr_uint64_t *)ctx, out);
+    shop_cache_fill(q, SHOP_CACHE_BALANCE, q->user_id, ctx, out);
     return SHOP_DB_OK;
 }
 
 int shop_points_get(shop_req *q)
 {
-    apr_uint64_t cache_version = 0;   /* taken before the read */
+    shop_cache_ticket ticket = { 0, 0 };    /* taken before the read */
 
-    if (shop_cache_answer(q, SHOP_CACHE_BALANCE, q->user_id, &cache_version)) {
+    if (shop_cache_answer(q, SHOP_CACHE_BALANCE, q->user_id, &ticket)) {
         return OK;
     }
-    return shop_run(q, balance_work, &cache_version);
+    return shop_run(q, balance_work, &ticket);
 }
 
 /* POST /users/{userId}/points/charge */

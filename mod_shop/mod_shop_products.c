@@ -22,7 +22,12 @@ static json_t *product_doc(PGresult *res, int row)
 typedef struct {
     int limit;
     apr_int64_t after;
+    apr_int64_t page_id;        /* the page's cache key; -1: not cached */
+    shop_cache_ticket ticket;
 } list_ctx;
+
+/* (after, limit) as one id: limit is at most 100 */
+#define PAGE_LIMIT_BITS 7
 
 static shop_dbrc list_work(shop_req *q, void *ctx, shop_resp *out)
 {
@@ -45,6 +50,7 @@ static shop_dbrc list_work(shop_req *q, void *ctx, shop_resp *out)
     shop_resp_ok(out, 200, shop_json_own(p, json_pack("{s:o, s:o}",
                  "items", items,
                  "next_cursor", shop_next_cursor(p, res, rows, l->limit))));
+    shop_cache_fill(q, SHOP_CACHE_PAGE, l->page_id, &l->ticket, out);
     return SHOP_DB_OK;
 }
 
@@ -57,12 +63,17 @@ int shop_products_list(shop_req *q)
     if (e != SHOP_OK) {
         return shop_send_problem(q->r, e, detail);
     }
+    l.page_id = l.after <= (SHOP_CACHE_ID_MAX >> PAGE_LIMIT_BITS)
+                ? (l.after << PAGE_LIMIT_BITS) | l.limit : -1;
+    if (l.page_id >= 0 && shop_cache_answer(q, SHOP_CACHE_PAGE, l.page_id, &l.ticket)) {
+        return OK;
+    }
     return shop_run(q, list_work, &l);
 }
 
 typedef struct {
     apr_int64_t id;
-    apr_uint64_t cache_version; /* taken before the read (ShopReadCacheTTL) */
+    shop_cache_ticket ticket;   /* taken before the read */
 } get_ctx;
 
 static shop_dbrc get_work(shop_req *q, void *ctx, shop_resp *out)
@@ -81,7 +92,7 @@ static shop_dbrc get_work(shop_req *q, void *ctx, shop_resp *out)
         return SHOP_DB_OK;
     }
     shop_resp_ok(out, 200, shop_json_own(q->r->pool, product_doc(res, 0)));
-    shop_cache_fill(q, SHOP_CACHE_PRODUCT, g->id, g->cache_version, out);
+    shop_cache_fill(q, SHOP_CACHE_PRODUCT, g->id, &g->ticket, out);
     return SHOP_DB_OK;
 }
 
@@ -93,7 +104,7 @@ int shop_products_get(shop_req *q)
         return shop_send_problem(q->r, SHOP_E_PRODUCT_NOT_FOUND,
                                  "product ids are positive integers");
     }
-    if (shop_cache_answer(q, SHOP_CACHE_PRODUCT, g.id, &g.cache_version)) {
+    if (shop_cache_answer(q, SHOP_CACHE_PRODUCT, g.id, &g.ticket)) {
         return OK;
     }
     return shop_run(q, get_work, &g);

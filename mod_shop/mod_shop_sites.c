@@ -134,6 +134,9 @@ static const char *job_setting_differs(const shop_srv_cfg *a, const shop_srv_cfg
     if (a->platform_dead_after != b->platform_dead_after) return "ShopPlatformDeadAfter";
     if (a->platform_connections != b->platform_connections) return "ShopPlatformConnections";
     if (a->read_cache_ttl != b->read_cache_ttl) return "ShopReadCacheTTL";
+    if (a->catalog_cache_size != b->catalog_cache_size) return "ShopCatalogCacheSize";
+    if (a->catalog_max_age != b->catalog_max_age) return "ShopCatalogMaxAge";
+    if (a->catalog_sync != b->catalog_sync) return "ShopCatalogSync";
     if ((a->platform_url == NULL) != (b->platform_url == NULL)
         || (a->platform_url && strcmp(a->platform_url, b->platform_url) != 0)) {
         return "ShopPlatformURL";

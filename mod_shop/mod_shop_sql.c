@@ -248,6 +248,20 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
         "SELECT shop_purge_outbox($1::bigint * interval '1 microsecond', $2::int)", 2},
     [SQL_JOB_PURGE_SALES] = {"shop_job_purge_sales",
         "SELECT shop_purge_sales($1::bigint * interval '1 microsecond', $2::int)", 2},
+    [SQL_JOB_PURGE_CATALOG_CHANGES] = {"shop_job_purge_catalog_changes",
+        "SELECT shop_purge_catalog_changes($1::bigint * interval '1 microsecond', $2::int)",
+        2},
+    /* The catalog sync (mod_shop_catalog.c): where the log ends, and the
+     * changes past $1 of the last few seconds, with their age in us. */
+    [SQL_JOB_CATALOG_NEWEST] = {"shop_job_catalog_newest",
+        "SELECT coalesce(max(seq), 0) FROM catalog_changes", 0},
+    [SQL_JOB_CATALOG_CHANGES] = {"shop_job_catalog_changes",
+        "SELECT seq, kind, coalesce(id, 0),"
+        "       (extract(epoch FROM clock_timestamp() - changed_at) * 1e6)::bigint"
+        "  FROM catalog_changes"
+        " WHERE seq > $1::bigint AND changed_at > clock_timestamp() - $2::bigint"
+        "       * interval '1 microsecond'"
+        " ORDER BY seq LIMIT 5000", 2},
 };
 
 const shop_sql_def *shop_sql_get(shop_sql id)

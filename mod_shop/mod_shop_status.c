@@ -16,6 +16,7 @@
 
 #include "mod_shop.h"
 #include "mod_shop_breaker.h"
+#include "mod_shop_cache.h"
 #include "mod_shop_db.h"
 #include "mod_shop_gate.h"
 #include "mod_shop_jobs.h"
@@ -114,13 +115,14 @@ static json_t *writes_doc(const shop_site *site)
 /* outbox: the backlog, or null while the database cannot tell. */
 static json_t *status_doc(shop_req *q, json_t *outbox)
 {
-    return json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:i}",
+    return json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:i}",
                      "popular", popular_doc(q->r->pool, q->sc->site),
                      "outbox", outbox ? outbox : json_null(),
                      "sold_out_campaigns", shop_soldout_count(q->sc->site),
                      "database", database_doc(q->sc->site),
                      "db_pool", pool_doc(),
                      "writes", writes_doc(q->sc->site),
+                     "caches", shop_cache_status_doc(q->sc->site),
                      "jobs_pid", (int)shop_jobs_pid());
 }
 
@@ -209,6 +211,7 @@ static void status_site(request_rec *r, shop_site *site, int short_report)
                    "ShopBreakerOpenSeconds%d: %" APR_INT64_T_FMT "\n",
                    site->index, age, site->index, pending, site->index, oldest,
                    site->index, dead, site->index, soldout, site->index, open_for);
+        shop_cache_status_lines(r, site, apr_itoa(r->pool, site->index));
         return;
     }
     ap_rprintf(r, "<tr><td>%d</td><td>%s</td><td>%" APR_INT64_T_FMT " s</td>"

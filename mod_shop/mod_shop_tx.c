@@ -302,6 +302,9 @@ static shop_dbrc lookup_work(shop_req *q, void *ctx, shop_resp *out)
     else {
         shop_resp_text(q, out, 200, PQgetvalue(res, 0, 0));
     }
+    if (l->cache_kind != 0) {
+        shop_cache_fill(q, l->cache_kind, l->cache_id, &l->ticket, out);
+    }
     return SHOP_DB_OK;
 }
 

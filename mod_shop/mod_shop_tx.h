@@ -6,6 +6,7 @@
 #define MOD_SHOP_TX_H
 
 #include "mod_shop.h"
+#include "mod_shop_cache.h"
 #include "mod_shop_db.h"
 #include "mod_shop_http.h"
 #include "mod_shop_sql.h"
@@ -32,6 +33,9 @@ typedef struct {
     const char *params[2];
     shop_err not_found;
     int page;           /* rows of (id, json), one page, instead of one json */
+    shop_cache_kind cache_kind;     /* 0: not cached; else filed under cache_id */
+    apr_int64_t cache_id;
+    shop_cache_ticket ticket;
 } shop_lookup;
 
 /* Serves a read of one resource: see mod_shop_tx.c. */

@@ -1,18 +1,31 @@
 /*
- * The read cache (ShopReadCacheTTL): rendered bodies of single-row reads
- * (a product, a balance) in shared memory, so a repeated read answers
- * without a database round trip.
+ * Shared-memory read caches: rendered bodies of reads, so a repeated read
+ * answers without a database round trip.  One table shape serves the
+ * catalog (products, product list pages, coupon campaigns: on by default,
+ * ShopCatalogCacheSize) and balances (opt-in, ShopReadCacheTTL).
  *
- * Freshness comes from versions, not from time: every slot (id modulo
- * SHOP_CACHE_SLOTS) has a counter that a write of one of its ids bumps
- * after its commit and before its response, and the table has an epoch
- * bumped by writes that touch rows they cannot name one by one.  A reader
- * takes the version *before* it reads the database and files the body
- * under it; an entry is served only while its slot's version is still the
- * one it was filed under.  So a write through this shop is seen by every
- * read that starts after the write's response (read-your-writes, across
- * the children of one httpd).  The TTL bounds what versions cannot see:
- * writes outside this httpd (another node, psql).
+ * A table is one block of shared memory: a header, the version counters
+ * and the entries, laid out by shop_cache_init for the block's size and
+ * the longest body it is to hold.  The entries are in sets of
+ * SHOP_CACHE_WAYS, a key's set chosen by a hash of the key; a fill for a
+ * key whose set is full evicts the entry of that set filled longest ago.
+ *
+ * Freshness comes from versions: a key's version is the sum of counters
+ * that only grow (one for every key, one for the key's kind, one for the
+ * slot its hash picks among the version counters), and a write bumps the
+ * narrowest that covers what it changed, after its commit and before its
+ * response.  A reader takes the version *before* it reads the database and
+ * files the body under it; an entry is served only while its key's version
+ * is still the one it was filed under.  So a write is seen by every read
+ * that starts after the write's response, in every process that maps the
+ * table (read-your-writes across the children of one httpd; the catalog
+ * sync job bumps them for writes made elsewhere).
+ *
+ * Age: an entry is never served once it is max_age old (the caller's
+ * bound on what versions cannot see).  Past three quarters of max_age the
+ * first reader to claim the entry's refresh reads the database again and
+ * files a new body while the others are still served, so an entry read
+ * all the time does not expire under its readers all at once.
  *
  * Each entry sits behind its own sequence counter (a seqlock): readers copy
  * without a lock and treat a torn copy as a miss; a filler takes the entry
@@ -28,8 +41,14 @@
 
 #include <apr_time.h>
 
-#define SHOP_CACHE_SLOTS 16384
-#define SHOP_CACHE_BODY_MAX 232         /* an entry is 256 bytes */
+#define SHOP_CACHE_WAYS 4
+#define SHOP_CACHE_KINDS 8              /* key kinds 1..7; 0: every kind */
+
+/* A key: its kind (1..7) in the top byte, an id below 2^56 under it. */
+#define SHOP_CACHE_ID_MAX ((APR_INT64_C(1) << 56) - 1)
+#define SHOP_CACHE_KEY(kind, id) (((apr_uint64_t)(kind) << 56) \
+                                  | ((apr_uint64_t)(id) & (apr_uint64_t)SHOP_CACHE_ID_MAX))
+#define SHOP_CACHE_KEY_KIND(key) ((unsigned)((key) >> 56))
 
 /* An entry's state word, one 64-bit atomic: the counter (low 32 bits, odd
  * while being filled) and, above it, the body's length when the counter
@@ -41,39 +60,53 @@
 
 typedef struct {
     apr_uint64_t state;                 /* see SHOP_CACHE_STATE */
-    apr_int64_t id;
-    apr_uint64_t version;               /* shop_cache_version() when read */
-    apr_time_t filled_at;
-    char body[SHOP_CACHE_BODY_MAX];
+    apr_uint64_t key;
+    apr_uint64_t version;               /* shop_cache_version() before the read */
+    apr_time_t filled_at;               /* when that read started */
+    apr_time_t refresh_claim;           /* a reader refreshing it since; 0: none */
+    char body[];                        /* the table's body_max bytes */
 } shop_cache_entry;
 
-typedef struct shop_cache_table_s {
-    apr_uint64_t epoch;
-    apr_uint64_t versions[SHOP_CACHE_SLOTS];
-    shop_cache_entry entries[SHOP_CACHE_SLOTS];
-} shop_cache_table;
+typedef struct shop_cache shop_cache;
+
+typedef struct {
+    apr_uint64_t hits, misses, fills, evictions;
+    apr_uint64_t entries;               /* holding a body now */
+    apr_uint64_t capacity;
+} shop_cache_stats;
+
+/* Lays a table out in a zeroed block of `bytes`, for bodies of at most
+ * body_max bytes; NULL when the block cannot hold one set. */
+shop_cache *shop_cache_init(void *block, apr_size_t bytes, apr_size_t body_max);
+apr_size_t shop_cache_body_max(const shop_cache *c);
 
 /* The version to file a body under: take it before the database read. */
-apr_uint64_t shop_cache_version(const shop_cache_table *t, apr_int64_t id);
+apr_uint64_t shop_cache_version(const shop_cache *c, apr_uint64_t key);
 
-/* Copies the body for id into out (NUL-terminated) and returns its length,
- * or -1: no entry, another id, a newer version, older than ttl, torn. */
-int shop_cache_get(const shop_cache_table *t, apr_int64_t id, apr_time_t now,
-                   apr_interval_time_t ttl, char *out, apr_size_t out_size);
+/* Copies the body for key into out (NUL-terminated) and returns its length,
+ * or -1: none, a newer version, max_age old, torn, or this reader is the
+ * one to refresh it (then it reads the database and fills). */
+int shop_cache_get(shop_cache *c, apr_uint64_t key, apr_time_t now,
+                   apr_interval_time_t max_age, char *out, apr_size_t out_size);
 
-/* Files body under version; skipped when too long or the entry is busy
- * (another live filler).  An entry left busy by a dead filler is reset. */
-void shop_cache_put(shop_cache_table *t, apr_int64_t id, apr_uint64_t version,
-                    apr_time_t now, const char *body, apr_size_t len);
+/* Files body under version, as read from filled_at on; skipped when too
+ * long or the entry is busy (another live filler).  An entry left busy by
+ * a dead filler is reset. */
+void shop_cache_put(shop_cache *c, apr_uint64_t key, apr_uint64_t version,
+                    apr_time_t filled_at, const char *body, apr_size_t len);
 
-/* A write of id (after its commit): its slot's entries stop being served. */
-void shop_cache_forget(shop_cache_table *t, apr_int64_t id);
+/* After a write (its commit): the key's entry, every entry of a kind, or
+ * every entry stops being served. */
+void shop_cache_forget(shop_cache *c, apr_uint64_t key);
+void shop_cache_forget_kind(shop_cache *c, unsigned kind);
+void shop_cache_forget_all(shop_cache *c);
 
-/* A write of rows not named one by one: no entry is served any more. */
-void shop_cache_forget_all(shop_cache_table *t);
+void shop_cache_stats_get(const shop_cache *c, shop_cache_stats *out);
 
-/* Test seam: when set, a filler calls it once the entry is its own (odd),
- * before it writes; in the filler's process.  NULL in production. */
+/* Test seams: the n-th entry; and a hook a filler calls once the entry is
+ * its own (odd), before it writes, in the filler's process (NULL in
+ * production). */
+shop_cache_entry *shop_cache_entry_at(shop_cache *c, apr_size_t n);
 extern void (*shop_cache_filler_hook)(const shop_cache_entry *e);
 
 #endif

@@ -4,7 +4,8 @@
 -- every bucket locked in bucket order (the one order every multi-bucket
 -- lock follows), then the total spread again over least(32, p_total)
 -- buckets, the remainder on the first ones.  A product without stock
--- keeps one empty bucket.
+-- keeps one empty bucket.  Logged as a catalog change
+-- (sql/migrations/011_catalog_changes.sql).
 CREATE OR REPLACE FUNCTION shop_set_stock(p_product_id bigint, p_total bigint) RETURNS void
     LANGUAGE plpgsql
 AS $$
@@ -20,5 +21,8 @@ BEGIN
       FROM generate_series(0, v_n - 1) AS b
     ON CONFLICT (product_id, bucket) DO UPDATE SET stock = excluded.stock
      WHERE s.stock IS DISTINCT FROM excluded.stock;
+    -- an operator's stock is a catalog change: every node shows it within
+    -- ShopCatalogSync (orders change stock without a row here)
+    INSERT INTO catalog_changes (kind, id) VALUES ('product', p_product_id);
 END
 $$;

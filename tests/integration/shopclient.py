@@ -6,6 +6,8 @@ only here (test_one_home.py checks that no helper name is defined twice).
     request(method, url, body=None, headers=None, raw=None, timeout=10) -> Response
     parallel(n, fn, timeout=60) -> [fn(0), ..., fn(n-1)]
     wait_until(fn, timeout, what, interval=0.05) -> fn()'s first true value
+    until_shown(read, want, what): a catalog count (stock, remaining) shown within
+        CATALOG_LAG (the contract lets them lag their rows by 1 s)
     free_port(), pid_alive(pid, comm=None), child_pids(pid)
 
   API shortcuts (a Response unless said otherwise):
@@ -263,6 +265,18 @@ def charge(stack, uid, amount, headers=None):
     """POST {base}/users/{uid}/points/charge {"amount"} -> the Response (not checked)."""
     return request("POST", f"{_base(stack)}/users/{uid}/points/charge",
                    {"amount": amount}, headers=headers)
+
+
+# The contract: the stock and remaining counts a catalog read shows may lag
+# their rows by up to 1 s (ShopCatalogMaxAge, 500 ms by default); a loaded
+# CI box gets half a second more.
+CATALOG_LAG = 1.5
+
+
+def until_shown(read, want, what):
+    """Polls read() (a catalog count: stock, remaining) until it gives want,
+    within CATALOG_LAG; AssertionError otherwise."""
+    return wait_until(lambda: read() == want, CATALOG_LAG, f"{what} shown as {want}")
 
 
 def wait_until(fn, timeout, what, interval=0.05):

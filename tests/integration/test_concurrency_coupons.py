@@ -4,7 +4,7 @@ whatever the concurrency and however many httpd instances serve it."""
 
 from collections import Counter
 
-from shopclient import (assert_problem, bulk_users, campaign_state, issue, new_campaign,
+from shopclient import (until_shown, assert_problem, bulk_users, campaign_state, issue, new_campaign,
                         new_key, new_user, ok, parallel, replayed, request, rows,
                         until_answered)
 
@@ -46,7 +46,8 @@ def test_1000_users_race_for_100_coupons(stack):
     assert slot_holders(stack, cid) == sorted(winners)
     assert rows(stack, "SELECT user_id FROM user_coupons"
                        f" WHERE coupon_id = {cid} GROUP BY user_id HAVING count(*) > 1") == []
-    assert ok(request("GET", f"{stack.base}/coupons/{cid}"))["remaining_quantity"] == 0
+    until_shown(lambda: ok(request("GET", f"{stack.base}/coupons/{cid}"))["remaining_quantity"],
+                0, "remaining")
     # later comers: still sold out
     assert_problem(issue(stack, new_user(stack), cid), 409, "SOLD_OUT")
     assert campaign_state(stack, cid) == (100, 100, 100, 0)

@@ -10,7 +10,7 @@ import threading
 import time
 from collections import Counter
 
-from shopclient import (assert_problem, bulk_users, cancel, create_order, parallel,
+from shopclient import (until_shown, assert_problem, bulk_users, cancel, create_order, parallel,
                         product, request, reserved, rows, stock_of, until_answered)
 
 BUCKETS_MAX = 32
@@ -42,7 +42,8 @@ def test_2000_parallel_single_unit_orders_for_500_units(stack):
     assert stock_of(stack, pid) == 0
     assert reserved(stack, pid) == 500
     assert all(s == 0 for _, s in buckets(stack, pid))
-    assert request("GET", f"{stack.base}/products/{pid}").json["stock"] == 0
+    until_shown(lambda: request("GET", f"{stack.base}/products/{pid}").json["stock"], 0,
+                "the sold-out stock")
 
 
 def test_cancel_and_expiry_give_stock_back_and_it_sells_again(stack):
@@ -60,7 +61,8 @@ def test_cancel_and_expiry_give_stock_back_and_it_sells_again(stack):
                f" WHERE id IN ({','.join(map(str, expired))})")
     assert int(stack.psql("SELECT shop_expire_orders(100)")) >= 5
     assert stock_of(stack, pid) == 12
-    assert request("GET", f"{stack.base}/products/{pid}").json["stock"] == 12
+    until_shown(lambda: request("GET", f"{stack.base}/products/{pid}").json["stock"], 12,
+                "the stock given back")
 
     more = bulk_users(stack, 20, "fsc")
     rs = parallel(20, lambda i: order_until_answered(stack, more[i], [(pid, 1)]),

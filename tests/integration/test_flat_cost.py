@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 import threading
 
-from shopclient import (assert_problem, bulk_users, cancel, funded_user, issue, issued,
+from shopclient import (until_shown, assert_problem, bulk_users, cancel, funded_user, issue, issued,
                         new_campaign, new_user, ok, parallel, pay, pid_alive, place,
                         product, remaining, request, rows, scalar, wait_until)
 
@@ -35,7 +35,7 @@ def counts(stack, cid):
 
 def assert_exact(stack, cid, total, n):
     assert counts(stack, cid) == (n, n, n)
-    assert remaining(stack, cid) == total - n
+    until_shown(lambda: remaining(stack, cid), total - n, "remaining")
 
 
 def test_new_campaign_has_16_stripes(stack):
@@ -107,7 +107,7 @@ def test_self_race_gives_the_slot_and_its_count_back(stack):
             holder.wait(10)
     # 1 issued through the API, 1 row written behind its back, no slot for it
     assert counts(stack, cid) == (1, 1, 2)
-    assert remaining(stack, cid) == 9
+    until_shown(lambda: remaining(stack, cid), 9, "remaining")
     assert scalar(stack, f"SELECT count(*) FROM coupon_slots WHERE coupon_id = {cid}"
                          " AND user_id IS NOT NULL") == 1
 

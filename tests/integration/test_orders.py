@@ -9,7 +9,7 @@ import datetime
 
 import pytest
 
-from shopclient import (BAD_IDS, UNKNOWN_ID, assert_problem, cancel, charge, create_order,
+from shopclient import (until_shown, BAD_IDS, UNKNOWN_ID, assert_problem, cancel, charge, create_order,
                         db_order, funded_user, get_order, items_body, ledger, new_key,
                         new_user, ok, order_count, outbox, parse_ts, pay, place, product,
                         replayed, request, rows, scalar, stock_of, utcnow)
@@ -32,7 +32,8 @@ def test_create_order_reserves_stock(stack):
     hold = exp - before
     assert datetime.timedelta(minutes=9, seconds=50) <= hold <= datetime.timedelta(minutes=10, seconds=10), o
     assert stock_of(stack, pid) == 7
-    assert ok(request("GET", f"{stack.base}/products/{pid}"))["stock"] == 7
+    until_shown(lambda: ok(request("GET", f"{stack.base}/products/{pid}"))["stock"], 7,
+                "the stock after the order")
     d = db_order(stack, o["order_id"])
     assert (d["status"], d["total"], d["user_id"], d["paid"]) == ("AWAITING_PAYMENT", 7500, uid, 0)
     assert ledger(stack, uid) == (0, 0, 0)
