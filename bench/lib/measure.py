@@ -16,7 +16,8 @@ import time
 # Statuses each wrk run is expected to see; anything else is "unexpected".
 EXPECTED = {
     "popular": {200}, "product": {200}, "products": {200}, "balance": {200},
-    "product_cached": {200}, "balance_cached": {200},
+    "coupon": {200}, "product_nocache": {200}, "balance_cached": {200},
+    "nocache_order_pay": {200, 201},
     "charge": {200}, "order_pay": {200, 201}, "order_pay_relay": {200, 201}, "coupon_issue": {201, 409},
     "coupon_soldout": {409}, "static": {200}, "static_default": {200},
     "static_nginx": {200},
