@@ -12,6 +12,9 @@
  *  - a charge, a payment, a cancel: the user's balance;
  *  - a change made anywhere else (another node, psql, a migration): the
  *    catalog sync job (mod_shop_catalog.c), within ShopCatalogSync.
+ * While the database is away (the breaker open) catalog entries are served
+ * up to OUTAGE_MAX_AGE old: nothing can change the catalog meanwhile.
+ *
  * Orders, cancels, expiry and coupon issues do not forget catalog entries:
  * the stock and remaining counts a page shows may lag by ShopCatalogMaxAge
  * (the contract allows 1 s), while the order and issue paths decide on the
@@ -21,6 +24,7 @@
 #include <http_protocol.h>
 
 #include "mod_shop.h"
+#include "mod_shop_breaker.h"
 #include "mod_shop_cache.h"
 #include "mod_shop_http.h"
 #include "mod_shop_shm.h"
@@ -29,6 +33,7 @@
 #define PAGES_BODY_MAX 8152         /* 8 KB entries: a page of up to 100 products */
 #define BALANCES_BODY_MAX 216       /* 256-byte entries */
 #define BALANCES_BYTES (16384 * 264)
+#define OUTAGE_MAX_AGE apr_time_from_sec(30)
 
 typedef struct {
     const char *name;
@@ -107,9 +112,21 @@ static shop_cache *table_of(const shop_site *site, shop_cache_kind kind)
     }
 }
 
-static apr_interval_time_t max_age_of(const shop_srv_cfg *sc, shop_cache_kind kind)
+/* While this child's breaker is open the database is away: nothing can
+ * change the catalog there, and what the cache holds is the newest there
+ * is, so it is served for OUTAGE_MAX_AGE rather than a 503 (a failover's
+ * seconds, say).  Balances never: they are read-your-writes. */
+static apr_interval_time_t max_age_of(const shop_req *q, shop_cache_kind kind)
 {
-    return kind == SHOP_CACHE_BALANCE ? sc->read_cache_ttl : sc->catalog_max_age;
+    apr_uint64_t refused;
+
+    if (kind == SHOP_CACHE_BALANCE) {
+        return q->sc->read_cache_ttl;
+    }
+    if (shop_breaker_open_since(q->sc->site, &refused) != 0) {
+        return OUTAGE_MAX_AGE;
+    }
+    return q->sc->catalog_max_age;
 }
 
 int shop_cache_answer(shop_req *q, shop_cache_kind kind, apr_int64_t id,
@@ -127,7 +144,7 @@ int shop_cache_answer(shop_req *q, shop_cache_kind kind, apr_int64_t id,
     ticket->read_at = apr_time_now();
     size = shop_cache_body_max(t) + 1;
     body = apr_palloc(q->r->pool, size);
-    if (shop_cache_get(t, key, ticket->read_at, max_age_of(q->sc, kind), body, size) < 0) {
+    if (shop_cache_get(t, key, ticket->read_at, max_age_of(q, kind), body, size) < 0) {
         apr_table_setn(q->r->headers_out, "X-Shop-Cache", "miss");
         return 0;
     }

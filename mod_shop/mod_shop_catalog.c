@@ -32,11 +32,16 @@
 #define WINDOW 128                  /* re-read below the newest applied */
 #define RING 256                    /* > WINDOW: numbers applied, by number */
 #define RECENT apr_time_from_sec(5) /* how far back a read looks */
+/* After a failed read, the next one waits this long: each failure is
+ * logged, and a database without the log (not migrated) would otherwise
+ * have it logged forty times a second. */
+#define RETRY_AFTER_FAILURE apr_time_from_sec(1)
 
 typedef struct {
     apr_int64_t newest;             /* the newest number applied; -1: not known */
     apr_int64_t ring[RING];
     int broken;                     /* the last read failed */
+    apr_time_t retry_at;            /* after a failed read (logged): not before */
 } catalog_state;
 
 static void note(volatile apr_uint64_t *field, apr_uint64_t value)
@@ -44,12 +49,20 @@ static void note(volatile apr_uint64_t *field, apr_uint64_t value)
     __atomic_store_n(field, value, __ATOMIC_RELAXED);
 }
 
-/* Where the log ends: the cache starts empty, so older rows are done. */
+/* Where to start: where a previous jobs process of this generation left
+ * off (it died and was started again; the cache lived on), else the end
+ * of the log (the cache starts empty, so older rows are done). */
 static int find_newest(shop_job *job, catalog_state *st)
 {
-    PGresult *res = shop_job_query(job, SQL_JOB_CATALOG_NEWEST, NULL);
+    apr_uint64_t left_off = __atomic_load_n(&job->site->catalog_sync->last_seq,
+                                            __ATOMIC_RELAXED);
+    PGresult *res;
 
-    if (res == NULL) {
+    if (left_off > 0) {
+        st->newest = (apr_int64_t)left_off;
+        return 1;
+    }
+    if ((res = shop_job_query(job, SQL_JOB_CATALOG_NEWEST, NULL)) == NULL) {
         return 0;
     }
     st->newest = apr_atoi64(PQgetvalue(res, 0, 0));
@@ -80,22 +93,33 @@ static void apply_row(shop_job *job, catalog_state *st, PGresult *res, int row)
     }
 }
 
+/* The rows past WINDOW below the newest applied, of the last RECENT;
+ * NULL (logged) on failure. */
+static PGresult *read_changes(shop_job *job, catalog_state *st, apr_pool_t *p)
+{
+    const char *params[2];
+
+    if (st->newest < 0 && !find_newest(job, st)) {
+        return NULL;
+    }
+    params[0] = shop_i64(p, st->newest > WINDOW ? st->newest - WINDOW : 0);
+    params[1] = shop_i64(p, RECENT);
+    return shop_job_query(job, SQL_JOB_CATALOG_CHANGES, params);
+}
+
 static void catalog_run(shop_job *job, apr_pool_t *p)
 {
     catalog_state *st = job->data;
     shop_catalog_sync *sync = job->site->catalog_sync;
-    const char *params[2];
     PGresult *res;
     int i;
 
-    if (st->newest < 0 && !find_newest(job, st)) {
-        st->broken = 1;
+    if (apr_time_now() < st->retry_at) {
         return;
     }
-    params[0] = shop_i64(p, st->newest > WINDOW ? st->newest - WINDOW : 0);
-    params[1] = shop_i64(p, RECENT);
-    if ((res = shop_job_query(job, SQL_JOB_CATALOG_CHANGES, params)) == NULL) {
+    if ((res = read_changes(job, st, p)) == NULL) {
         st->broken = 1;
+        st->retry_at = apr_time_now() + RETRY_AFTER_FAILURE;
         return;
     }
     if (st->broken) {

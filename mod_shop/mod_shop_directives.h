@@ -57,8 +57,8 @@
         "permanent refusals (HTTP 4xx but 408/429) of an event before it is parked as" \
         " dead, default 5") \
     SHOP_VALUE(ShopReadCacheTTL, read_cache_ttl, DURATION, 0, 3600 * SHOP_SEC, 0, \
-        "0 (off, the default) or how long a cached product or balance may be served at" \
-        " most; writes through this httpd invalidate at once") \
+        "0 (off, the default) or how long a cached balance may be served at most;" \
+        " writes through this httpd invalidate at once") \
     SHOP_VALUE(ShopCatalogCacheSize, catalog_cache_size, SIZE, 0, 1024 * 1024 * 1024, \
         32 * 1024 * 1024, "shared memory of each shop's catalog cache (products, product" \
         " list pages, coupon campaigns) in bytes (k/M suffix); 0 turns it off, default 32M") \

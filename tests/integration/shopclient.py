@@ -6,6 +6,7 @@ only here (test_one_home.py checks that no helper name is defined twice).
     request(method, url, body=None, headers=None, raw=None, timeout=10) -> Response
     parallel(n, fn, timeout=60) -> [fn(0), ..., fn(n-1)]
     wait_until(fn, timeout, what, interval=0.05) -> fn()'s first true value
+    get_ok(url) -> Response (200 checked); cache_hit(resp) -> X-Shop-Cache: hit
     until_shown(read, want, what): a catalog count (stock, remaining) shown within
         CATALOG_LAG (the contract lets them lag their rows by 1 s)
     free_port(), pid_alive(pid, comm=None), child_pids(pid)
@@ -265,6 +266,18 @@ def charge(stack, uid, amount, headers=None):
     """POST {base}/users/{uid}/points/charge {"amount"} -> the Response (not checked)."""
     return request("POST", f"{_base(stack)}/users/{uid}/points/charge",
                    {"amount": amount}, headers=headers)
+
+
+def get_ok(url):
+    """GET url, asserted 200: the Response."""
+    r = request("GET", url)
+    assert r.status == 200, r
+    return r
+
+
+def cache_hit(resp):
+    """Whether the response came from one of mod_shop's read caches."""
+    return resp.headers.get("x-shop-cache") == "hit"
 
 
 # The contract: the stock and remaining counts a catalog read shows may lag

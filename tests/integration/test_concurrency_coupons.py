@@ -4,9 +4,9 @@ whatever the concurrency and however many httpd instances serve it."""
 
 from collections import Counter
 
-from shopclient import (until_shown, assert_problem, bulk_users, campaign_state, issue, new_campaign,
-                        new_key, new_user, ok, parallel, replayed, request, rows,
-                        until_answered)
+from shopclient import (assert_problem, bulk_users, campaign_state, issue, new_campaign, new_key,
+                        new_user, ok, parallel, replayed, request, rows, until_answered,
+                        until_shown)
 
 
 def holders(stack, cid):

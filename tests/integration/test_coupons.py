@@ -6,9 +6,9 @@ import datetime
 
 import pytest
 
-from shopclient import (until_shown, BAD_IDS, UNKNOWN_ID, assert_problem, campaign_state, funded_user,
-                        issue, issued, new_campaign, new_key, new_user, ok, parse_ts, pay,
-                        place, product, remaining, replayed, request, rows, scalar, uc_row,
+from shopclient import (BAD_IDS, UNKNOWN_ID, assert_problem, campaign_state, funded_user, issue,
+                        issued, new_campaign, new_key, new_user, ok, parse_ts, pay, place, product,
+                        remaining, replayed, request, rows, scalar, uc_row, until_shown,
                         user_coupons, utcnow)
 
 

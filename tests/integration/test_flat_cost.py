@@ -17,9 +17,9 @@ import subprocess
 from pathlib import Path
 import threading
 
-from shopclient import (until_shown, assert_problem, bulk_users, cancel, funded_user, issue, issued,
-                        new_campaign, new_user, ok, parallel, pay, pid_alive, place,
-                        product, remaining, request, rows, scalar, wait_until)
+from shopclient import (assert_problem, bulk_users, cancel, funded_user, issue, issued,
+                        new_campaign, new_user, ok, parallel, pay, pid_alive, place, product,
+                        remaining, request, rows, scalar, until_shown, wait_until)
 
 
 def counts(stack, cid):

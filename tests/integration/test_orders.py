@@ -9,10 +9,10 @@ import datetime
 
 import pytest
 
-from shopclient import (until_shown, BAD_IDS, UNKNOWN_ID, assert_problem, cancel, charge, create_order,
-                        db_order, funded_user, get_order, items_body, ledger, new_key,
-                        new_user, ok, order_count, outbox, parse_ts, pay, place, product,
-                        replayed, request, rows, scalar, stock_of, utcnow)
+from shopclient import (BAD_IDS, UNKNOWN_ID, assert_problem, cancel, charge, create_order,
+                        db_order, funded_user, get_order, items_body, ledger, new_key, new_user,
+                        ok, order_count, outbox, parse_ts, pay, place, product, replayed, request,
+                        rows, scalar, stock_of, until_shown, utcnow)
 
 
 # --- create -------------------------------------------------------------------

@@ -11,20 +11,13 @@ an old balance, so the main httpd never answers a balance from a cache.
 
 import pytest
 
-from shopclient import charge, new_user, parallel, place, product, request, wait_until
+from shopclient import (cache_hit, charge, get_ok, new_user, parallel, place, product, request,
+                        wait_until)
 
 TTL = 2.0
 CONF = "ShopReadCacheTTL 2s\n"
 
 
-def get(url):
-    r = request("GET", url)
-    assert r.status == 200, r
-    return r
-
-
-def hit(r):
-    return r.headers.get("x-shop-cache") == "hit"
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +30,16 @@ def test_balances_are_not_cached_by_default(stack):
     uid = new_user(stack.base, "rc")
     assert charge(stack.base, uid, 10).status == 200
     for _ in range(3):
-        r = get(f"{stack.base}/users/{uid}/points")
+        r = get_ok(f"{stack.base}/users/{uid}/points")
         assert r.json["balance"] == 10 and "x-shop-cache" not in r.headers
 
 
 def test_repeated_read_hits_with_the_same_body(cached):
     uid = new_user(cached.base, "rc")
     assert charge(cached.base, uid, 70).status == 200
-    first = get(f"{cached.base}/users/{uid}/points")
-    again = get(f"{cached.base}/users/{uid}/points")
-    assert not hit(first) and hit(again)
+    first = get_ok(f"{cached.base}/users/{uid}/points")
+    again = get_ok(f"{cached.base}/users/{uid}/points")
+    assert not cache_hit(first) and cache_hit(again)
     assert again.json == first.json and again.json["balance"] == 70
     assert again.headers.get("content-type", "").startswith("application/json")
 
@@ -56,27 +49,27 @@ def test_payment_charge_and_cancel_are_seen_at_once(cached):
     uid = new_user(base, "rc")
     pid = product(base, price=700, stock=100)
     assert charge(base, uid, 1000).status == 200
-    assert get(f"{base}/users/{uid}/points").json["balance"] == 1000
-    assert hit(get(f"{base}/users/{uid}/points"))
+    assert get_ok(f"{base}/users/{uid}/points").json["balance"] == 1000
+    assert cache_hit(get_ok(f"{base}/users/{uid}/points"))
     oid = place(base, uid, [(pid, 1)])["order_id"]
     r = request("POST", f"{base}/users/{uid}/orders/{oid}/payment")
     assert r.status == 200, r
-    assert get(f"{base}/users/{uid}/points").json["balance"] == 300
+    assert get_ok(f"{base}/users/{uid}/points").json["balance"] == 300
     assert charge(base, uid, 50).status == 200
-    assert get(f"{base}/users/{uid}/points").json["balance"] == 350
-    assert hit(get(f"{base}/users/{uid}/points"))
+    assert get_ok(f"{base}/users/{uid}/points").json["balance"] == 350
+    assert cache_hit(get_ok(f"{base}/users/{uid}/points"))
     r = request("POST", f"{base}/users/{uid}/orders/{oid}/cancel")
     assert r.status == 200, r
-    assert get(f"{base}/users/{uid}/points").json["balance"] == 1050
+    assert get_ok(f"{base}/users/{uid}/points").json["balance"] == 1050
 
 
 def test_a_write_behind_its_back_is_seen_within_the_ttl(stack, cached):
     uid = new_user(cached.base, "rc")
     assert charge(cached.base, uid, 5).status == 200
-    get(f"{cached.base}/users/{uid}/points")
-    assert hit(get(f"{cached.base}/users/{uid}/points"))
+    get_ok(f"{cached.base}/users/{uid}/points")
+    assert cache_hit(get_ok(f"{cached.base}/users/{uid}/points"))
     stack.psql(f"UPDATE users SET balance = 8 WHERE id = {uid}")
-    wait_until(lambda: get(f"{cached.base}/users/{uid}/points").json["balance"] == 8,
+    wait_until(lambda: get_ok(f"{cached.base}/users/{uid}/points").json["balance"] == 8,
                TTL + 2, "the psql update, once the entry's TTL ran out")
 
 
@@ -91,15 +84,15 @@ def test_read_your_writes_under_concurrency(cached):
     def worker(i):
         stale = []
         for _ in range(15):
-            get(f"{base}/users/{uid}/points")
+            get_ok(f"{base}/users/{uid}/points")
             r = charge(base, uid, 1)
             assert r.status == 200, r
             mine = r.json["balance"]
-            seen = get(f"{base}/users/{uid}/points").json["balance"]
+            seen = get_ok(f"{base}/users/{uid}/points").json["balance"]
             if seen < mine:
                 stale.append((mine, seen))
         return stale
 
     results = parallel(12, worker)
     assert not [s for res in results for s in res]
-    assert get(f"{base}/users/{uid}/points").json["balance"] == 1 + 12 * 15
+    assert get_ok(f"{base}/users/{uid}/points").json["balance"] == 1 + 12 * 15
