@@ -320,7 +320,7 @@ static void share_pid(apr_pool_t *pconf)
 {
     apr_status_t rv;
 
-    live_pid = shop_shm_block(pconf, "mod_shop_jobs", sizeof(apr_uint32_t), 0, &rv);
+    live_pid = shop_shm_block(pconf, "mod_shop_jobs", sizeof(apr_uint32_t), SHOP_SHM_ZEROED, &rv);
 }
 
 /*

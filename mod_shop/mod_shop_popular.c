@@ -164,7 +164,7 @@ apr_status_t shop_popular_attach(apr_pool_t *pconf, server_rec *s, shop_site *si
     apr_status_t rv;
 
     site->popular = shop_shm_block(pconf, apr_pstrcat(pconf, "mod_shop_popular_", site->key,
-                                   NULL), sizeof(shop_popular_block), 1, &rv);
+                                   NULL), sizeof(shop_popular_block), SHOP_SHM_PERSISTED, &rv);
     if (site->popular == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      SHOPLOGNO(00021) "cannot create the popular ranking memory");

@@ -23,12 +23,12 @@
 #define SOLDOUT_SLOTS 4096      /* power of two */
 
 /*
- * One slot of `size` bytes named `name`: the shape of every block here.
- * Zeroed unless persisted (a persisted one comes back as the last
- * generation left it).  NULL on failure, which the caller names.
+ * One slot of `size` bytes named `name`: the shape of every block here,
+ * its content as `content` says (mod_shop_shm.h).  NULL on failure, which
+ * the caller names.
  */
 void *shop_shm_block(apr_pool_t *pconf, const char *name, apr_size_t size,
-                     int persist, apr_status_t *rv)
+                     int content, apr_status_t *rv)
 {
     const ap_slotmem_provider_t *slotmem = ap_lookup_provider(
         AP_SLOTMEM_PROVIDER_GROUP, "shm", AP_SLOTMEM_PROVIDER_VERSION);
@@ -36,7 +36,8 @@ void *shop_shm_block(apr_pool_t *pconf, const char *name, apr_size_t size,
     void *base = NULL;
 
     *rv = slotmem ? slotmem->create(&mem, name, size, 1,
-                                    persist ? AP_SLOTMEM_TYPE_PERSIST : 0, pconf)
+                                    content == SHOP_SHM_PERSISTED ? AP_SLOTMEM_TYPE_PERSIST
+                                                                  : 0, pconf)
                   : APR_ENOTIMPL;
     if (*rv == APR_SUCCESS) {
         *rv = slotmem->dptr(mem, 0, &base);
@@ -44,7 +45,7 @@ void *shop_shm_block(apr_pool_t *pconf, const char *name, apr_size_t size,
     if (*rv != APR_SUCCESS) {
         return NULL;
     }
-    if (!persist) {
+    if (content != SHOP_SHM_PERSISTED) {
         memset(base, 0, size);
     }
     return base;
@@ -57,14 +58,15 @@ static apr_status_t site_create(apr_pool_t *pconf, server_rec *s, shop_site *sit
     apr_status_t rv;
 
     site->soldout = shop_shm_block(pconf, apr_pstrcat(pconf, "mod_shop_soldout_", site->key,
-                                   NULL), SOLDOUT_SLOTS * sizeof(apr_uint64_t), 0, &rv);
+                                   NULL), SOLDOUT_SLOTS * sizeof(apr_uint64_t), SHOP_SHM_ZEROED,
+                                   &rv);
     if (site->soldout == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      SHOPLOGNO(00024) "cannot create the sold-out shared memory");
         return rv;
     }
     site->dbstate = shop_shm_block(pconf, apr_pstrcat(pconf, "mod_shop_db_", site->key, NULL),
-                                   sizeof(shop_dbstate), 0, &rv);
+                                   sizeof(shop_dbstate), SHOP_SHM_ZEROED, &rv);
     if (site->dbstate == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      SHOPLOGNO(00025) "cannot create the database state shared memory");
@@ -167,7 +169,7 @@ static apr_status_t children_create(apr_pool_t *pconf, server_rec *s)
     apr_status_t rv;
 
     children = shop_shm_block(pconf, "mod_shop_children",
-                              CHILD_SLOTS * sizeof(shop_child_use), 0, &rv);
+                              CHILD_SLOTS * sizeof(shop_child_use), SHOP_SHM_ZEROED, &rv);
     if (children == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      SHOPLOGNO(00027) "cannot create the children's shared memory");

@@ -7,10 +7,15 @@
 
 #include "mod_shop.h"
 
-/* One slot of shared memory (mod_slotmem_shm), zeroed unless persisted;
- * NULL with *rv on failure. */
+/* What a block holds when shop_shm_block returns it: zeros, or what the
+ * last generation left (persisted across restarts by mod_slotmem_shm). */
+#define SHOP_SHM_ZEROED 0
+#define SHOP_SHM_PERSISTED 1
+
+/* One slot of shared memory (mod_slotmem_shm) of `size` bytes, its content
+ * one of the above; NULL with *rv on failure. */
 void *shop_shm_block(apr_pool_t *pconf, const char *name, apr_size_t size,
-                     int persist, apr_status_t *rv);
+                     int content, apr_status_t *rv);
 /* Creates the shared memory of this file (every shop's sold-out set and
  * database state, the children's slots); post_config, before the users of
  * shared memory (read cache, popular) attach theirs and the jobs start. */

@@ -51,6 +51,9 @@ shop_cache *shop_cache_init(void *block, apr_size_t bytes, apr_size_t body_max)
     c->body_max = (apr_uint32_t)body_max;
     c->version_mask = (apr_uint32_t)(versions - 1);
     c->entries_at = round_up(sizeof(*c) + versions * sizeof(apr_uint64_t), LINE);
+    /* A block that held this table before (a restart) keeps its entries,
+     * but none is served any more. */
+    shop_cache_forget_all(c);
     return c;
 }
 

@@ -75,8 +75,9 @@ typedef struct {
     apr_uint64_t capacity;
 } shop_cache_stats;
 
-/* Lays a table out in a zeroed block of `bytes`, for bodies of at most
- * body_max bytes; NULL when the block cannot hold one set. */
+/* Lays a table out in a block of `bytes`, for bodies of at most body_max
+ * bytes: a zeroed block, or one that held the same table (a restart: none
+ * of its entries is served after this); NULL when it cannot hold one set. */
 shop_cache *shop_cache_init(void *block, apr_size_t bytes, apr_size_t body_max);
 apr_size_t shop_cache_body_max(const shop_cache *c);
 

@@ -231,12 +231,18 @@ static void test_oversized_bodies_are_not_cached(void **state)
     assert_int_equal(get(c, PRODUCT(2), T0), -1);
 }
 
-/* The layout fits the block it is given, and refuses one too small. */
+/* The layout fits the block it is given, and refuses one too small; laid
+ * out again in the same block (a restart), it serves none of its entries. */
 static void test_layout_fits_its_block(void **state)
 {
     shop_cache *c = new_table(UNIT_POOL(state), BYTES);
     shop_cache_stats st;
     apr_size_t last;
+
+    put(c, PRODUCT(8), "kept");
+    assert_int_equal(get(c, PRODUCT(8), T0), 4);
+    assert_ptr_equal(shop_cache_init(c, BYTES, BODY_MAX), c);
+    assert_int_equal(get(c, PRODUCT(8), T0), -1);
 
     shop_cache_stats_get(c, &st);
     assert_true(st.capacity >= 100 && st.capacity % SHOP_CACHE_WAYS == 0);
