@@ -51,10 +51,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT / "tests" / "integration") not in sys.path:
-    sys.path.insert(0, str(ROOT / "tests" / "integration"))
+for _d in ("integration", "chaos"):
+    if str(ROOT / "tests" / _d) not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests" / _d))
 
 from shopclient import new_product, new_user, request  # noqa: E402
+from workload import percentile  # noqa: E402
 
 REFRESH_AHEAD = 0.75        # shop_cache.c: one reader refreshes past 3/4 of max age
 POLL_TIMEOUT = 5.0          # a node that has not shown a change by then failed it
@@ -80,9 +82,9 @@ def catalog_max_age(state):
     """ShopCatalogMaxAge in seconds: a cluster conf's setting, else the
     directive table's default (mod_shop/mod_shop_directives.h)."""
     for conf in sorted(Path(state, "conf").glob("*.conf"), reverse=True):
-        m = re.search(r"^\s*ShopCatalogMaxAge\s+(\d+)(ms|s)?\s*$", conf.read_text(), re.M)
-        if m:
-            return int(m.group(1)) * UNITS[m.group(2) or ""]
+        found = re.findall(r"^\s*ShopCatalogMaxAge\s+(\d+)(ms|s)?\s*$", conf.read_text(), re.M)
+        if found:                   # the last one in the file wins
+            return int(found[-1][0]) * UNITS[found[-1][1]]
     table = (ROOT / "mod_shop" / "mod_shop_directives.h").read_text()
     m = re.search(r"SHOP_VALUE\(ShopCatalogMaxAge,\s*\w+,\s*DURATION,\s*[^,]+,\s*[^,]+,\s*(\d+)",
                   table)
@@ -173,20 +175,13 @@ class Reader:
 
 # --- figures ------------------------------------------------------------------
 
-def pct(values, p):
-    """Nearest-rank percentile of values (seconds); None when empty."""
-    if not values:
-        return None
-    s = sorted(values)
-    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
-
-
 def ms(v):
     return "-" if v is None else f"{v * 1000:.1f}"
 
 
 def spread(values):
-    return f"p50 {ms(pct(values, 50))}  p99 {ms(pct(values, 99))}  max {ms(pct(values, 100))} ms"
+    p50, p99, top = (percentile(values, p) for p in (50, 99, 100))
+    return f"p50 {ms(p50)}  p99 {ms(p99)}  max {ms(top)} ms"
 
 
 def verdict(ok, what, value, bound):
@@ -219,7 +214,8 @@ class ChangeRun:
 
     def ok(self, bound, synced_share=0.0):
         cross = self.cross_node()
-        return (all(p[3] for p in self.pairs) and pct(self.lags(), 99) < bound
+        return (self.pairs and all(p[3] for p in self.pairs)
+                and percentile(self.lags(), 99) < bound
                 and sum(p[4] for p in cross) >= synced_share * len(cross))
 
     def report(self, bound):
@@ -239,7 +235,8 @@ class ChangeRun:
             f"  cross-node pairs seen before the entry could age out (fill + "
             f"{REFRESH_AHEAD:g} x ShopCatalogMaxAge {ms(self.max_age)} ms): "
             f"{sum(p[4] for p in cross)}/{len(cross)}")
-        lines.append("  " + verdict(pct(self.lags(), 99) < bound, "p99", pct(self.lags(), 99), bound))
+        p99 = percentile(self.lags(), 99)
+        lines.append("  " + verdict(p99 < bound, "p99", p99, bound))
         return lines
 
 
@@ -316,7 +313,7 @@ class StockRun:
                 and min((r[2] for r in self.reads), default=self.stock) >= self.db_stock)
 
     def ok(self, bound):
-        return bool(self.reads) and self.consistent() and pct(self.upper, 99) < bound
+        return bool(self.reads) and self.consistent() and percentile(self.upper, 99) < bound
 
     def report(self, bound):
         nodes = sorted({r[0] for r in self.reads})
@@ -324,7 +321,7 @@ class StockRun:
         for o in self.orders:
             statuses[o[2]] = statuses.get(o[2], 0) + 1
         per_node = ", ".join(f"{n} {sum(r[0] == n for r in self.reads)}" for n in nodes)
-        p99 = pct(self.upper, 99)
+        p99 = percentile(self.upper, 99)
         return [
             f"{len(self.orders)} orders through HAProxy {dict(sorted(statuses.items(), key=str))}; "
             f"stock {self.stock} -> {self.db_stock} in the database (201s: {self.sold}); "
