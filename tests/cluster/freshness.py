@@ -214,7 +214,7 @@ class ChangeRun:
 
     def ok(self, bound, synced_share=0.0):
         cross = self.cross_node()
-        return (self.pairs and all(p[3] for p in self.pairs)
+        return bool(self.pairs and all(p[3] for p in self.pairs)
                 and percentile(self.lags(), 99) < bound
                 and sum(p[4] for p in cross) >= synced_share * len(cross))
 
@@ -276,7 +276,9 @@ def changes(cl, n):
     run, db = ChangeRun(catalog_max_age(cl.state)), Psql(cl.pgsock)
     try:
         with ThreadPoolExecutor(len(readers)) as ex:
-            _one_change(ex, readers, -2, pid, db, node_base(cl, "node1"))   # every fill known
+            # A first change, not counted: after it each node's entry was
+            # filled by its reader's own read, so every fill time is known.
+            _one_change(ex, readers, -2, pid, db, node_base(cl, "node1"))
             for i in range(n):
                 kind, done, seen, filled = _one_change(ex, readers, i, pid, db,
                                                        node_base(cl, "node1"))
