@@ -163,14 +163,17 @@ class Reader:
         return None
 
     def watch(self, pid, field, value, started):
-        """Polls until the product shows value: its arrival time, or None."""
+        """Polls until the product shows value: (send time of the last read
+        that did not show it, or None; arrival of the first that did, or
+        None when it never did)."""
         started.wait()
-        deadline = time.monotonic() + POLL_TIMEOUT
+        deadline, last_old = time.monotonic() + POLL_TIMEOUT, None
         while time.monotonic() < deadline:
-            _, arrived, _, doc = self.get(pid)
+            sent, arrived, _, doc = self.get(pid)
             if doc[field] == value:
-                return arrived
-        return None
+                return last_old, arrived
+            last_old = sent
+        return last_old, None
 
 
 # --- figures ------------------------------------------------------------------
@@ -192,21 +195,32 @@ def verdict(ok, what, value, bound):
 
 class ChangeRun:
     """The (change, node) pairs of changes(): their lags, and whether each was
-    warm before the change and seen before its entry could have aged out."""
+    warm before the change and seen before its entry could have aged out.
+
+    The node began to show the change after it answered the last read that
+    did not show it (so after that read was sent) and before the first read
+    that did arrived: the lag "at most" (arrival - completion, the one the
+    bounds apply to) and "at least" (that send - completion). A wide gap
+    between the two is this client stalled between reads (a busy box)."""
 
     def __init__(self, max_age):
         self.max_age = max_age
-        self.pairs = []             # (kind, node, lag or None, warm, before_refresh)
+        self.pairs = []     # (kind, node, lag at most or None, warm, before age-out, at least)
 
-    def add(self, kind, node, done, seen, filled):
+    def add(self, kind, node, done, watched, filled):
+        last_old, seen = watched
         lag = None if seen is None else max(0.0, seen - done)
+        least = 0.0 if last_old is None else max(0.0, last_old - done)
         aged_out = None if filled is None else filled + REFRESH_AHEAD * self.max_age
         before = seen is not None and aged_out is not None and seen < aged_out
-        self.pairs.append((kind, node, lag, filled is not None, before))
+        self.pairs.append((kind, node, lag, filled is not None, before, least))
 
     def lags(self, kind=None, node=None):
         return [p[2] if p[2] is not None else math.inf for p in self.pairs
                 if kind in (None, p[0]) and node in (None, p[1])]
+
+    def least(self):
+        return [p[5] for p in self.pairs]
 
     def cross_node(self):
         """The pairs only the sync can make fresh (not node 1's own PATCHes)."""
@@ -226,6 +240,7 @@ class ChangeRun:
             f"{sum(p[3] for p in self.pairs)}; not seen within {POLL_TIMEOUT:.0f} s: "
             f"{sum(p[2] is None for p in self.pairs)}",
             f"  all pairs                   {spread(self.lags())}",
+            f"  all pairs, lag at least     {spread(self.least())}",
             f"  psql UPDATE                 {spread(self.lags('psql'))}",
             f"  PATCH via node1             {spread(self.lags('patch'))}",
             f"  PATCH via node1, on node1   {spread(self.lags('patch', 'node1'))}",
@@ -258,7 +273,7 @@ def _apply(kind, value, pid, db, node1):
 
 def _one_change(ex, readers, i, pid, db, node1):
     """Warms every node, makes change i, waits for every node to show it;
-    -> (kind, completion time, arrival times, fill times)."""
+    -> (kind, completion time, what each reader watched, fill times)."""
     kind, field, value = _target(i)
     filled = list(ex.map(lambda r: r.warm(pid), readers))
     started = threading.Barrier(len(readers) + 1)
@@ -280,10 +295,10 @@ def changes(cl, n):
             # filled by its reader's own read, so every fill time is known.
             _one_change(ex, readers, -2, pid, db, node_base(cl, "node1"))
             for i in range(n):
-                kind, done, seen, filled = _one_change(ex, readers, i, pid, db,
-                                                       node_base(cl, "node1"))
-                for r, s, f in zip(readers, seen, filled):
-                    run.add(kind, r.name, done, s, f)
+                kind, done, watched, filled = _one_change(ex, readers, i, pid, db,
+                                                          node_base(cl, "node1"))
+                for r, w, f in zip(readers, watched, filled):
+                    run.add(kind, r.name, done, w, f)
     finally:
         db.close()
     return run
