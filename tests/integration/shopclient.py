@@ -25,6 +25,13 @@ only here (test_one_home.py checks that no helper name is defined twice).
   Checks: ok(resp, status=200) -> JSON body; assert_problem(resp, status, code);
     replayed(resp); ctype(resp); parse_ts(s); utcnow(); new_key()
 
+  HTTP caching (RFC 9111): cache_control(resp) -> {directive: value or True};
+    shared(resp, cache_control_value=None) -> its ETag (a shared 200: strong ETag,
+    public); private(resp) (private, no-store, no ETag);
+    revalidate(url, etag, headers=None) -> Response of a GET with If-None-Match;
+    not_modified(resp, etag) (a 304 with no body, the same ETag and a
+    Cache-Control)
+
   Database probes: rows, scalar, stock_of, history, db_order, order_count,
     outbox (event types of an order), outbox_rows (relay view of orders' events),
     uc_row, bulk_users, ledger, campaign_state
@@ -57,7 +64,8 @@ __all__ = ["Response", "Headers", "request", "parallel", "new_user",
            "user_coupons", "user_coupon", "paid_order", "server_status", "rows",
            "scalar", "stock_of", "history", "db_order", "order_count", "outbox",
            "outbox_rows", "uc_row", "bulk_users", "relay_httpd", "drain_backlog",
-           "check_retries_only", "LEASABLE_SQL"]
+           "check_retries_only", "LEASABLE_SQL", "cache_control", "shared", "private",
+           "revalidate", "not_modified"]
 
 PROBLEM_TYPE = "https://errors.mod-shop.dev/"
 UNKNOWN_ID = 9_000_000_000_000_000          # a valid id no row will ever have
@@ -346,6 +354,48 @@ def ok(resp, status=200):
     assert resp.headers.get("x-request-id"), resp
     assert isinstance(resp.json, dict), resp
     return resp.json
+
+
+def cache_control(resp):
+    """Cache-Control of resp as {directive: value, or True for a bare one}."""
+    out = {}
+    for part in resp.headers.get("cache-control", "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name:
+            out[name.lower()] = value.strip('"') if value else True
+    return out
+
+
+def shared(resp, cache_control_value=None):
+    """resp is a 200 any cache may store: a strong quoted ETag and a public
+    Cache-Control (exactly cache_control_value when given). Its ETag."""
+    assert resp.status == 200, resp
+    etag = resp.headers.get("etag", "")
+    assert etag.startswith('"') and etag.endswith('"') and len(etag) > 2, resp.headers
+    cc = cache_control(resp)
+    assert "public" in cc and "max-age" in cc and "private" not in cc, resp.headers
+    if cache_control_value is not None:
+        assert resp.headers["cache-control"] == cache_control_value, resp.headers
+    return etag
+
+
+def private(resp):
+    """resp may be stored by no cache: private, no-store, and no validator."""
+    assert cache_control(resp) == {"private": True, "no-store": True}, (resp, resp.headers)
+    assert "etag" not in resp.headers, resp.headers
+
+
+def revalidate(url, etag, headers=None):
+    """GET url with If-None-Match: etag (plus headers)."""
+    return request("GET", url, headers={"If-None-Match": etag, **(headers or {})})
+
+
+def not_modified(resp, etag):
+    """resp is a 304 without a body that names etag and says how to cache it."""
+    assert resp.status == 304, resp
+    assert resp.body == b"", resp
+    assert resp.headers.get("etag") == etag, resp.headers
+    assert "public" in cache_control(resp), resp.headers
 
 
 def replayed(resp):
