@@ -90,7 +90,7 @@ int shop_etag_none_match(const char *if_none_match, const char *etag)
         }
         if (*s != '"' || (end = strchr(s + 1, '"')) == NULL
             || !member_ends(end + 1)) {
-            s += strcspn(s + 1, ",") + 1;   /* malformed member: skip it */
+            s += strcspn(s, ",");       /* malformed member: skip it */
             continue;
         }
         if (same_tag(s + 1, (apr_size_t)(end - s - 1), ours, on)) {
