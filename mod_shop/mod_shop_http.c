@@ -75,8 +75,28 @@ void shop_http_max_age(request_rec *r, apr_int64_t seconds)
     }
 }
 
+/*
+ * Is httpd's own mod_cache, in this server, about to store this response
+ * (its CACHE_SAVE filter is in the chain: a miss, or its revalidation of
+ * a stale entry)?  It then gets the body, never a 304: mod_cache_socache
+ * (2.4.71) stores an entry that a 304 refreshed without its body, and
+ * serves that empty body as a 200 from then on (docs/deploy.md).  In the
+ * same process a 304 would save nothing anyway.
+ */
+static int mod_cache_saving(const request_rec *r)
+{
+    const ap_filter_t *f;
+
+    for (f = r->output_filters; f != NULL; f = f->next) {
+        if (f->frec && f->frec->name && strcasecmp(f->frec->name, "cache_save") == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* A shared success: its validator and freshness; 1 when the client (or a
- * cache) already holds it, by If-None-Match. */
+ * cache in front) already holds it, by If-None-Match. */
 static int not_modified(request_rec *r, const char *cache_control, const char *text,
                         apr_size_t len)
 {
@@ -85,7 +105,8 @@ static int not_modified(request_rec *r, const char *cache_control, const char *t
     apr_table_setn(r->headers_out, "ETag", etag);
     apr_table_setn(r->headers_out, "Cache-Control", cache_control);
     return r->method_number == M_GET
-           && shop_etag_none_match(apr_table_get(r->headers_in, "If-None-Match"), etag);
+           && shop_etag_none_match(apr_table_get(r->headers_in, "If-None-Match"), etag)
+           && !mod_cache_saving(r);
 }
 
 /*
