@@ -27,24 +27,28 @@ const char *shop_etag_of(apr_pool_t *p, const char *body, apr_size_t len)
 /* The suffixes httpd's compressing filters give the tags they pass on. */
 static const char *const coding_suffixes[] = { "-gzip", "-br" };
 
-/* Is [tag, tag + n) (the opaque tag without quotes) ours, plain or with a
- * coding suffix?  `ours` is the bare tag too. */
+#define NO_MATCH (-1)
+#define PLAIN    0
+
+/* Is [tag, tag + n) (an opaque tag without its quotes) ours?  PLAIN, or
+ * 1 + the index of the coding suffix it carries, or NO_MATCH.  `ours` is
+ * bare (no quotes) too. */
 static int same_tag(const char *tag, apr_size_t n, const char *ours, apr_size_t on)
 {
     apr_size_t i;
 
     if (n == on && memcmp(tag, ours, n) == 0) {
-        return 1;
+        return PLAIN;
     }
     for (i = 0; i < sizeof(coding_suffixes) / sizeof(coding_suffixes[0]); i++) {
         apr_size_t sn = strlen(coding_suffixes[i]);
 
         if (n == on + sn && memcmp(tag, ours, on) == 0
             && memcmp(tag + on, coding_suffixes[i], sn) == 0) {
-            return 1;
+            return (int)i + 1;
         }
     }
-    return 0;
+    return NO_MATCH;
 }
 
 static const char *skip_separators(const char *s)
@@ -64,39 +68,53 @@ static int member_ends(const char *s)
     return *s == ',' || *s == '\0';
 }
 
-int shop_etag_none_match(const char *if_none_match, const char *etag)
+/* The first member of the list that names our tag: PLAIN ("*" too), a
+ * coding suffix (1 + its index), or NO_MATCH. */
+static int find_member(const char *list, const char *ours, apr_size_t on)
 {
-    const char *s, *ours;
-    apr_size_t on;
+    const char *s, *end;
+    int found;
 
-    if (if_none_match == NULL || etag == NULL) {
-        return 0;
-    }
-    ours = etag + (strncmp(etag, "W/", 2) == 0 ? 2 : 0);
-    on = strlen(ours);
-    if (on < 2 || ours[0] != '"' || ours[on - 1] != '"') {
-        return 0;
-    }
-    ours++;
-    on -= 2;
-    for (s = skip_separators(if_none_match); *s; s = skip_separators(s)) {
-        const char *end;
-
+    for (s = skip_separators(list); *s; s = skip_separators(s)) {
         if (*s == '*') {
-            return 1;
+            return PLAIN;
         }
         if (strncmp(s, "W/", 2) == 0) {
             s += 2;
         }
-        if (*s != '"' || (end = strchr(s + 1, '"')) == NULL
-            || !member_ends(end + 1)) {
+        if (*s != '"' || (end = strchr(s + 1, '"')) == NULL || !member_ends(end + 1)) {
             s += strcspn(s, ",");       /* malformed member: skip it */
             continue;
         }
-        if (same_tag(s + 1, (apr_size_t)(end - s - 1), ours, on)) {
-            return 1;
+        if ((found = same_tag(s + 1, (apr_size_t)(end - s - 1), ours, on)) != NO_MATCH) {
+            return found;
         }
         s = end + 1;
     }
-    return 0;
+    return NO_MATCH;
+}
+
+const char *shop_etag_match(apr_pool_t *p, const char *if_none_match, const char *etag)
+{
+    const char *ours;
+    apr_size_t on;
+    int found;
+
+    if (if_none_match == NULL || etag == NULL) {
+        return NULL;
+    }
+    ours = etag + (strncmp(etag, "W/", 2) == 0 ? 2 : 0);
+    on = strlen(ours);
+    if (on < 2 || ours[0] != '"' || ours[on - 1] != '"') {
+        return NULL;
+    }
+    found = find_member(if_none_match, ours + 1, on - 2);
+    if (found == NO_MATCH) {
+        return NULL;
+    }
+    if (found == PLAIN) {
+        return etag;
+    }
+    return apr_pstrcat(p, apr_pstrmemdup(p, etag, (apr_size_t)(ours - etag) + on - 1),
+                       coding_suffixes[found - 1], "\"", NULL);
 }

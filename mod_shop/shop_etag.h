@@ -20,15 +20,16 @@ apr_uint64_t shop_fnv1a64(apr_uint64_t h, const void *data, apr_size_t len);
 const char *shop_etag_of(apr_pool_t *p, const char *body, apr_size_t len);
 
 /*
- * Does an If-None-Match field value name the representation whose tag is
- * `etag`?  "*" does; so does any listed tag equal to it under the weak
+ * If an If-None-Match field value names the representation whose tag is
+ * `etag`, the tag a 304 should carry; NULL when it names something else.
+ * "*" names it; so does any listed tag equal to it under the weak
  * comparison the RFC prescribes for If-None-Match (a W/ prefix on either
  * side is ignored).  A listed tag that ends in "-gzip" or "-br" inside its
- * quotes is compared without it: httpd's DEFLATE and BROTLI filters add
- * those suffixes to the tag of what they compress, and a client or cache
- * revalidates with the tag it was given.  A malformed member matches
- * nothing; the members after it are still read.
+ * quotes is our tag as httpd's DEFLATE or BROTLI filter passed it on (with
+ * the body compressed); the 304 then names what the client holds, with
+ * that suffix.  A malformed member matches nothing; the members after it
+ * are still read.
  */
-int shop_etag_none_match(const char *if_none_match, const char *etag);
+const char *shop_etag_match(apr_pool_t *p, const char *if_none_match, const char *etag);
 
 #endif

@@ -32,6 +32,11 @@ only here (test_one_home.py checks that no helper name is defined twice).
     not_modified(resp, etag) (a 304 with no body, the same ETag and a
     Cache-Control)
 
+  Beside other modules: MODULES (Debian's httpd module directory);
+    h2load(url, n, streams=1, clients=1, body=None, headers=None)
+      -> {"protocol", "2xx", "3xx", "4xx", "5xx", "failed"}: n requests over
+      cleartext HTTP/2 (h2c prior knowledge), `streams` at once per connection
+
   Database probes: rows, scalar, stock_of, history, db_order, order_count,
     outbox (event types of an order), outbox_rows (relay view of orders' events),
     uc_row, bulk_users, ledger, campaign_state
@@ -48,7 +53,10 @@ import contextlib
 import datetime
 import http.client
 import json
+import re
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -65,9 +73,10 @@ __all__ = ["Response", "Headers", "request", "parallel", "new_user",
            "scalar", "stock_of", "history", "db_order", "order_count", "outbox",
            "outbox_rows", "uc_row", "bulk_users", "relay_httpd", "drain_backlog",
            "check_retries_only", "LEASABLE_SQL", "cache_control", "shared", "private",
-           "revalidate", "not_modified"]
+           "revalidate", "not_modified", "MODULES", "h2load"]
 
 PROBLEM_TYPE = "https://errors.mod-shop.dev/"
+MODULES = "/usr/lib/apache2/modules"
 UNKNOWN_ID = 9_000_000_000_000_000          # a valid id no row will ever have
 BAD_IDS = ["abc", "-1", "0", "99999999999999999999", "1.5"]
 
@@ -517,6 +526,31 @@ def server_status(inst):
     r = request("GET", _base(inst)[: -len("/api")] + "/server-status?auto")
     assert r.status == 200, r
     return dict(line.split(": ", 1) for line in r.body.decode().splitlines() if ": " in line)
+
+
+def h2load(url, n, streams=1, clients=1, body=None, headers=None):
+    """n requests to url over cleartext HTTP/2 (h2load of nghttp2-client):
+    `clients` connections with up to `streams` concurrent streams each.
+    {"protocol": "h2c", "2xx": .., "3xx": .., "4xx": .., "5xx": .., "failed": ..}"""
+    args = ["h2load", "-n", str(n), "-c", str(clients), "-m", str(streams)]
+    for k, v in (headers or {}).items():
+        args += ["-H", f"{k}: {v}"]
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as data:
+        if body is not None:
+            data.write(json.dumps(body))
+            data.flush()
+            args += ["-d", data.name, "-H", "content-type: application/json"]
+        out = subprocess.run(args + [url], capture_output=True, text=True, timeout=300,
+                             stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stdout + out.stderr
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out.stdout)
+    failed = re.search(r"(\d+) failed, (\d+) errored, (\d+) timeout", out.stdout)
+    proto = re.search(r"Application protocol: (\S+)", out.stdout)
+    assert codes and failed and proto, out.stdout
+    got = dict(zip(("2xx", "3xx", "4xx", "5xx"), map(int, codes.groups())))
+    got["failed"] = sum(map(int, failed.groups()))
+    got["protocol"] = proto.group(1)
+    return got
 
 
 # --- shared assertions and database probes ---------------------------------------
