@@ -31,6 +31,9 @@ Interface (what the test modules use):
     stack.htpasswd(user, password) -> str
                                 adds/updates a user in <state>/htpasswd (basic
                                 auth file readable by www-data), returns its path
+    httpds (module fixture)     httpds(conf, name) -> stack.httpd(conf, name)'s
+                                instance, started on first use, stopped at the
+                                end of the test module
     stack.nginx(upstream, name) context manager: nginx (Debian's nginx-light)
                                 with proxy_cache in front of the HttpdInstance
                                 `upstream`, on a free port; yields an
@@ -396,6 +399,21 @@ def stack():
         yield s
     finally:
         s.teardown()
+
+
+@pytest.fixture(scope="module")
+def httpds(stack):
+    """httpds(conf, name) -> an extra HttpdInstance (stack.httpd), started on
+    first use and the same one for the same name after; all of a test
+    module's are stopped at its end."""
+    with contextlib.ExitStack() as started:
+        by_name = {}
+
+        def get(conf, name):
+            if name not in by_name:
+                by_name[name] = started.enter_context(stack.httpd(conf, name))
+            return by_name[name]
+        yield get
 
 
 @pytest.fixture(scope="module")

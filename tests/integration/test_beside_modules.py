@@ -22,7 +22,6 @@ import json
 import time
 import uuid
 
-import pytest
 
 from shopclient import (MODULES, cache_control, charge, funded_user, h2load, ledger,
                         not_modified, ok, place, product, request, revalidate, shared)
@@ -56,13 +55,8 @@ def x_cache(r):
     return r.headers.get("x-cache", "").split()[0]
 
 
-@pytest.fixture(scope="module")
-def cached(stack):
-    with stack.httpd(MOD_CACHE, "mod-cache") as inst:
-        yield inst
-
-
-def test_mod_cache_serves_popular_until_its_refresh(cached):
+def test_mod_cache_serves_popular_until_its_refresh(httpds):
+    cached = httpds(MOD_CACHE, "mod-cache")
     url = f"{cached.base}/products/popular"
     seen, deadline = [], time.monotonic() + 3 * REFRESH + 2
     while time.monotonic() < deadline:
@@ -82,7 +76,8 @@ def test_mod_cache_serves_popular_until_its_refresh(cached):
     assert len({s[1] for s in seen}) >= 2, seen     # not pinned by the cache
 
 
-def test_mod_cache_sees_a_product_change_at_once(cached):
+def test_mod_cache_sees_a_product_change_at_once(httpds):
+    cached = httpds(MOD_CACHE, "mod-cache")
     pid = product(cached.base, price=100, stock=5)
     url = f"{cached.base}/products/{pid}"
     for _ in range(5):
@@ -102,7 +97,8 @@ def test_mod_cache_sees_a_product_change_at_once(cached):
     assert ok(request("GET", url))["price"] == 150
 
 
-def test_mod_cache_never_stores_what_is_private(cached):
+def test_mod_cache_never_stores_what_is_private(httpds):
+    cached = httpds(MOD_CACHE, "mod-cache")
     uid = funded_user(cached.base, 1000)
     pid = product(cached.base, price=10, stock=50)
     oid = place(cached.base, uid, [(pid, 1)])["order_id"]
@@ -117,18 +113,13 @@ def test_mod_cache_never_stores_what_is_private(cached):
     assert ledger(cached.stack, uid)[0] == 1003
 
 
-@pytest.fixture(scope="module")
-def deflated(stack):
-    with stack.httpd(DEFLATE, "deflate") as inst:
-        yield inst
-
-
 def wordy_product(base, **fields):
     """DEFLATE leaves bodies under ~70 bytes alone: a name that makes it work."""
     return product(base, name="deflate-" + "long name " * 12 + uuid.uuid4().hex, **fields)
 
 
-def test_deflate_compresses_json_when_asked(deflated):
+def test_deflate_compresses_json_when_asked(httpds):
+    deflated = httpds(DEFLATE, "deflate")
     pid = wordy_product(deflated.base, price=42, stock=3)
     url = f"{deflated.base}/products/{pid}"
     plain = request("GET", url)
@@ -141,7 +132,8 @@ def test_deflate_compresses_json_when_asked(deflated):
     assert zipped.headers["etag"] == tag[:-1] + '-gzip"'
 
 
-def test_deflates_etag_revalidates_to_304(deflated):
+def test_deflates_etag_revalidates_to_304(httpds):
+    deflated = httpds(DEFLATE, "deflate")
     pid = wordy_product(deflated.base)
     url = f"{deflated.base}/products/{pid}"
     gz = {"Accept-Encoding": "gzip"}
@@ -172,13 +164,8 @@ def test_deflates_etag_revalidates_to_304(deflated):
             not_modified(again, r.headers["etag"])
 
 
-@pytest.fixture(scope="module")
-def h2(stack):
-    with stack.httpd(HTTP2, "h2c") as inst:
-        yield inst
-
-
-def test_h2c_reads_and_revalidates(h2):
+def test_h2c_reads_and_revalidates(httpds):
+    h2 = httpds(HTTP2, "h2c")
     pid = product(h2.base, price=5, stock=5)
     url = f"{h2.base}/products/{pid}"
     etag = shared(request("GET", url))
@@ -190,7 +177,8 @@ def test_h2c_reads_and_revalidates(h2):
     assert got["3xx"] == 50 and got["failed"] == 0, got
 
 
-def test_h2c_concurrent_charges_keep_the_ledger_exact(h2):
+def test_h2c_concurrent_charges_keep_the_ledger_exact(httpds):
+    h2 = httpds(HTTP2, "h2c")
     uid = funded_user(h2.base)
     n = 300
     got = h2load(f"{h2.base}/users/{uid}/points/charge", n, streams=100, clients=2,
