@@ -119,7 +119,7 @@ def test_limit_request_body_answers_problem_json(stack):
         before = stack.psql("SELECT count(*) FROM users")
         r = request("POST", inst.base + "/admin/users",
                     {"login": "big_" + "x" * 20, "pad": "y" * 4000})
-        assert assert_problem(r, 413, "PAYLOAD_TOO_LARGE")["title"] == "Request Entity Too Large"
+        assert_problem(r, 413, "PAYLOAD_TOO_LARGE")    # mod_shop's own: it reads the limit
         assert stack.psql("SELECT count(*) FROM users") == before
 
 
