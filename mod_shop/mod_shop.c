@@ -233,6 +233,7 @@ static int shop_handler(request_rec *r)
         q->params[i] = m.params[i];
     }
     q->route_key = apr_pstrcat(r->pool, r->method, " ", path, NULL);
+    shop_http_cacheable(r, e->cache);
     if ((rv = prepare_request(q, e)) != DECLINED) {
         return rv;
     }
@@ -247,13 +248,22 @@ static int shop_handler(request_rec *r)
  */
 static ap_filter_rec_t *problem_filter_handle;
 
+/*
+ * Titled by what httpd said (its reason phrase: "Forbidden" for a Require
+ * or a WAF, "Unauthorized", "Request Entity Too Large"...), never with the
+ * title of one of mod_shop's own refusals that shares the code (FORBIDDEN
+ * is also "Not allowed to act for this user").
+ */
 static const char *problem_body(request_rec *r)
 {
+    const char *line = ap_get_status_line(r->status);
+    const char *reason = strchr(line, ' ');
     json_t *doc = shop_problem_doc(r->pool, shop_err_for_status(r->status),
-        apr_psprintf(r->pool, "httpd answered %s", ap_get_status_line(r->status)));
+        apr_psprintf(r->pool, "httpd answered %s", line));
 
     /* The status httpd chose stays, also where no code has it (408, 414...). */
     json_object_set_new(doc, "status", json_integer(r->status));
+    json_object_set_new(doc, "title", json_string(reason ? reason + 1 : line));
     return shop_json_dump(r->pool, doc);
 }
 
@@ -276,6 +286,7 @@ static apr_status_t problem_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     ap_set_content_type(r, "application/problem+json");
     ap_set_content_length(r, (apr_off_t)strlen(body));
     apr_table_setn(r->headers_out, "X-Request-Id", shop_request_id(r));
+    apr_table_setn(r->headers_out, "Cache-Control", "private, no-store");
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create(body, strlen(body), r->pool,
                                                        r->connection->bucket_alloc));
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));

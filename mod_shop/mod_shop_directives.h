@@ -81,6 +81,14 @@
     SHOP_VALUE(ShopBusyWait, busy_wait, DURATION, 0, 60 * SHOP_SEC, SHOP_SEC, \
         "how long a write waits for its turn before it is answered 503 BUSY," \
         " default 1s") \
+    SHOP_VALUE(ShopCatalogHTTPMaxAge, catalog_http_max_age, DURATION, 0, SHOP_DAY, 0, \
+        "how long a cache may serve a product, a product page or a campaign without" \
+        " asking (Cache-Control max-age, whole seconds); 0 (the default): always" \
+        " revalidate, must-revalidate") \
+    SHOP_VALUE(ShopCatalogStaleWhileRevalidate, catalog_stale_while_revalidate, DURATION, \
+        0, SHOP_DAY, 0, "how long past ShopCatalogHTTPMaxAge a cache may still serve a" \
+        " catalog read while it revalidates it (Cache-Control stale-while-revalidate," \
+        " whole seconds); default 0: never") \
     SHOP_SETTER(ShopPlatformURL, platform_url, const char *, TAKE1, set_platform_url, \
         NULL, NULL, "URL that receives order events; unset keeps them in the outbox") \
     SHOP_SETTER(ShopUserAuth, user_auth, shop_auth_mode, TAKE1, set_user_auth, \

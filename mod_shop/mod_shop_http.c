@@ -10,6 +10,7 @@
 
 #include "mod_shop.h"
 #include "mod_shop_http.h"
+#include "shop_etag.h"
 #include "shop_validate.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
@@ -30,30 +31,131 @@ const char *shop_request_id(request_rec *r)
 }
 
 /*
+ * HTTP caching (RFC 9111).  The dispatcher leaves the Cache-Control of a
+ * shared route's success in a request note (the handler may refine it:
+ * popular's max-age); a response without it is private.  The 200 of a
+ * shared route is validated by a hash of its body, so a 304 costs what
+ * producing the body costs, and nothing when the body comes from memory
+ * (popular, the read cache).
+ */
+#define SHARED_NOTE "shop-cache-control"
+#define PRIVATE_CACHE_CONTROL "private, no-store"
+
+static const char *catalog_cache_control(request_rec *r)
+{
+    const shop_srv_cfg *sc = ap_get_module_config(r->server->module_config, &shop_module);
+    apr_int64_t max_age = (apr_int64_t)apr_time_sec(sc->catalog_http_max_age);
+    apr_int64_t stale = (apr_int64_t)apr_time_sec(sc->catalog_stale_while_revalidate);
+
+    if (max_age == 0 && stale == 0) {
+        return "public, max-age=0, must-revalidate";    /* the spec's default */
+    }
+    if (stale == 0) {
+        return apr_psprintf(r->pool, "public, max-age=%" APR_INT64_T_FMT, max_age);
+    }
+    return apr_psprintf(r->pool, "public, max-age=%" APR_INT64_T_FMT
+                        ", stale-while-revalidate=%" APR_INT64_T_FMT, max_age, stale);
+}
+
+void shop_http_cacheable(request_rec *r, shop_cc cc)
+{
+    if (cc == SHOP_CC_CATALOG) {
+        apr_table_setn(r->notes, SHARED_NOTE, catalog_cache_control(r));
+    }
+    else if (cc == SHOP_CC_POPULAR) {
+        apr_table_setn(r->notes, SHARED_NOTE, "public, max-age=0");
+    }
+}
+
+void shop_http_max_age(request_rec *r, apr_int64_t seconds)
+{
+    if (apr_table_get(r->notes, SHARED_NOTE) != NULL) {     /* shared routes only */
+        apr_table_setn(r->notes, SHARED_NOTE, apr_psprintf(r->pool, "public, max-age=%"
+                                                           APR_INT64_T_FMT, seconds));
+    }
+}
+
+/*
+ * Is httpd's own mod_cache, in this server, about to store this response
+ * (its CACHE_SAVE filter is in the chain: a miss, or its revalidation of
+ * a stale entry)?  It then gets the body, never a 304: mod_cache_socache
+ * (2.4.71) stores an entry that a 304 refreshed without its body, and
+ * serves that empty body as a 200 from then on (docs/deploy.md).  In the
+ * same process a 304 would save nothing anyway.
+ */
+static int mod_cache_saving(const request_rec *r)
+{
+    const ap_filter_t *f;
+
+    for (f = r->output_filters; f != NULL; f = f->next) {
+        if (f->frec && f->frec->name && strcasecmp(f->frec->name, "cache_save") == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * A shared success: its validator and freshness; 1 when the client (or a
+ * cache in front) already holds it, by If-None-Match.  A client that holds
+ * it as httpd's DEFLATE filter passed it on revalidates with the "-gzip"
+ * tag DEFLATE made; its 304 names that tag, as DEFLATE would have done if
+ * it saw 304s (mod_filter, behind AddOutputFilterByType, passes it only
+ * 200s; and DEFLATE leaves a response with no body alone).
+ */
+static int not_modified(request_rec *r, const char *cache_control, const char *text,
+                        apr_size_t len)
+{
+    const char *etag = shop_etag_of(r->pool, text, len);
+    const char *held;
+
+    apr_table_setn(r->headers_out, "ETag", etag);
+    apr_table_setn(r->headers_out, "Cache-Control", cache_control);
+    if (r->method_number != M_GET || mod_cache_saving(r)
+        || (held = shop_etag_match(r->pool, apr_table_get(r->headers_in, "If-None-Match"),
+                                   etag)) == NULL) {
+        return 0;
+    }
+    if (held != etag) {
+        apr_table_setn(r->headers_out, "ETag", held);
+        apr_table_mergen(r->headers_out, "Vary", "Accept-Encoding");
+    }
+    return 1;
+}
+
+/*
  * The body goes down the filter chain as one pool bucket, a FLUSH and EOS:
  * no copy into ap_rwrite's buffer, and the response leaves while the
  * worker still holds the connection.  Without the flush the event MPM
  * writes it after the request ends, finds no next request yet and parks
  * the connection with the listener: an epoll and a thread hand-off per
  * keep-alive request (seen with strace: ~5 futex calls per request).
+ * A 304 is the same without the body.
  */
 int shop_send_json(request_rec *r, int status, const char *text)
 {
     apr_size_t len = strlen(text);
-    apr_bucket_brigade *bb;
+    const char *shared = status == HTTP_OK ? apr_table_get(r->notes, SHARED_NOTE) : NULL;
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, ba);
 
     r->status = status;
     ap_set_content_type(r, status >= 400 ? PROBLEM_TYPE : JSON_TYPE);
-    ap_set_content_length(r, (apr_off_t)len);
-    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    if (!r->header_only) {
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create(text, len, r->pool,
-                                    r->connection->bucket_alloc));
+    if (shared == NULL) {
+        apr_table_setn(r->headers_out, "Cache-Control", PRIVATE_CACHE_CONTROL);
     }
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(r->connection->bucket_alloc));
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
-    return ap_pass_brigade(r->output_filters, bb) == APR_SUCCESS
-           ? OK : AP_FILTER_ERROR;
+    else if (not_modified(r, shared, text, len)) {
+        r->status = HTTP_NOT_MODIFIED;
+    }
+    if (r->status != HTTP_NOT_MODIFIED) {
+        ap_set_content_length(r, (apr_off_t)len);
+        if (!r->header_only) {
+            APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create(text, len, r->pool, ba));
+        }
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(ba));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(ba));
+    return ap_pass_brigade(r->output_filters, bb) == APR_SUCCESS ? OK : AP_FILTER_ERROR;
 }
 
 int shop_send_problem(request_rec *r, shop_err e, const char *detail)

@@ -40,7 +40,29 @@ struct shop_req {
                                          * may change (mod_shop_cache.c) */
 };
 
+/*
+ * What caches may do with a route's success (RFC 9111), chosen by its
+ * entry in the route table.  Every error, whatever the route, is
+ * "private, no-store".
+ */
+typedef enum {
+    SHOP_CC_PRIVATE = 0,    /* user-specific, admin, health: private, no-store */
+    SHOP_CC_CATALOG,        /* shared, ETag and 304: ShopCatalogHTTPMaxAge & co. */
+    SHOP_CC_POPULAR         /* shared, ETag and 304: max-age until its refresh */
+} shop_cc;
+
+/* The dispatcher: the class of the request's route (before its handler). */
+void shop_http_cacheable(request_rec *r, shop_cc cc);
+/* A shared route's handler: its success is fresh for this long. */
+void shop_http_max_age(request_rec *r, apr_int64_t seconds);
+
 shop_err shop_read_json_body(shop_req *q, int required, const char **detail);
+/*
+ * Every response mod_shop writes goes out here (the read cache's hits
+ * too).  A 200 of a shared route gets its ETag and Cache-Control, and is
+ * a 304 without a body when If-None-Match names it; anything else is
+ * "Cache-Control: private, no-store".
+ */
 int shop_send_json(request_rec *r, int status, const char *text);
 int shop_send_problem(request_rec *r, shop_err e, const char *detail);
 int shop_send_resp(shop_req *q, const shop_resp *resp);

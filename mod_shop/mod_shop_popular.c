@@ -206,6 +206,9 @@ int shop_products_popular(shop_req *q)
     if (body == NULL) {
         body = shop_popular_render_empty(q->r->pool, q->sc->popular_window);
     }
+    /* Caches keep it until the job replaces it, and revalidate after. */
+    shop_http_max_age(q->r, shop_popular_max_age(at, q->sc->popular_refresh,
+                                                  apr_time_now()));
     return shop_send_json(q->r, 200, body);
 }
 

@@ -20,6 +20,7 @@ typedef struct {
     shop_handler_fn handler;
     int user_scoped;            /* params[0] is a {userId} */
     int body;                   /* SHOP_BODY_* */
+    shop_cc cache;              /* who may store its success (RFC 9111) */
 } shop_route_entry;
 
 /* The API's routes (handler shop) and the admin routes (shop-admin). */

@@ -10,6 +10,7 @@
 #include <apr_thread_proc.h>
 #include <jansson.h>
 
+#include "shop_etag.h"
 #include "shop_popular.h"
 #include "shop_json.h"
 
@@ -66,20 +67,11 @@ static void step(shop_popular_step at, const shop_popular_block *b)
 apr_uint64_t shop_popular_sum(apr_uint32_t len, apr_time_t generated_at,
                               const char *body)
 {
-    apr_uint64_t h = 0xcbf29ce484222325ULL, head[2];
-    const unsigned char *c = (const unsigned char *)head;
-    apr_size_t i;
+    apr_uint64_t head[2];
 
     head[0] = len;
     head[1] = (apr_uint64_t)generated_at;
-    for (i = 0; i < sizeof(head); i++) {
-        h = (h ^ c[i]) * 0x100000001b3ULL;
-    }
-    c = (const unsigned char *)body;
-    for (i = 0; i < len; i++) {
-        h = (h ^ c[i]) * 0x100000001b3ULL;
-    }
-    return h;
+    return shop_fnv1a64(shop_fnv1a64(SHOP_FNV1A64_INIT, head, sizeof(head)), body, len);
 }
 
 /* --- Ownership ------------------------------------------------------------ */
@@ -330,4 +322,15 @@ void shop_popular_recover(shop_popular_block *b)
      * changes nothing: its flip leaves a verified block, and until then
      * readers check the sum and serve nothing. */
     (void)shop_popular_publish(b, "", 0, 0);
+}
+
+apr_int64_t shop_popular_max_age(apr_time_t generated_at, apr_interval_time_t refresh,
+                                 apr_time_t now)
+{
+    apr_time_t left = generated_at + refresh - now;
+
+    if (generated_at == 0 || left <= 0) {
+        return 0;
+    }
+    return (apr_int64_t)apr_time_sec(left);
 }

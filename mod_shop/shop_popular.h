@@ -104,6 +104,15 @@ const char *shop_popular_read_bounded(apr_pool_t *p, const shop_popular_block *b
  * newest snapshot's time). */
 apr_time_t shop_popular_published_at(const shop_popular_block *b);
 
+/*
+ * Whole seconds until the ranking generated at `generated_at` is due for
+ * its refresh (every `refresh`), 0 when it is due or there is none: the
+ * max-age a cache may keep it for (Cache-Control), rounded down so that
+ * no cache holds it past the refresh.
+ */
+apr_int64_t shop_popular_max_age(apr_time_t generated_at, apr_interval_time_t refresh,
+                                 apr_time_t now);
+
 /* FNV-1a (64 bits) of a buffer's length, time and body. */
 apr_uint64_t shop_popular_sum(apr_uint32_t len, apr_time_t generated_at,
                               const char *body);

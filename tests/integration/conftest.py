@@ -31,6 +31,16 @@ Interface (what the test modules use):
     stack.htpasswd(user, password) -> str
                                 adds/updates a user in <state>/htpasswd (basic
                                 auth file readable by www-data), returns its path
+    httpds (module fixture)     httpds(conf, name) -> stack.httpd(conf, name)'s
+                                instance, started on first use, stopped at the
+                                end of the test module
+    stack.nginx(upstream, name) context manager: nginx (Debian's nginx-light)
+                                with proxy_cache in front of the HttpdInstance
+                                `upstream`, on a free port; yields an
+                                NginxCache (.base, .port, .log() -> [(cache
+                                status, HTTP status, method, URI)], one per
+                                request); stopped by PID. pytest.skip when
+                                nginx is not installed (scripts/shopctl deps)
 
     HttpdInstance: .base, .port, .name, .dir (Path), .error_log() -> str,
                    .pid (int or None), .stop(), .start()  (same port and conf:
@@ -282,6 +292,15 @@ class Stack:
         except ShopctlError as ex:
             return False, ex.output
 
+    @contextlib.contextmanager
+    def nginx(self, upstream, name):
+        inst = _start_nginx(self.state, upstream, name)
+        try:
+            yield inst
+        finally:
+            if not _stop_by_pid(inst.pid, "nginx", signal.SIGTERM, 30):
+                raise RuntimeError(f"nginx {name} needed SIGKILL")
+
     def htpasswd(self, user, password):
         path = self.state / "htpasswd"
         args = ["htpasswd", "-b"] + ([] if path.exists() else ["-c"])
@@ -289,6 +308,78 @@ class Stack:
                        capture_output=True, stdin=subprocess.DEVNULL)
         path.chmod(0o644)      # read by the httpd children (www-data)
         return str(path)
+
+
+NGINX = "/usr/sbin/nginx"
+
+NGINX_CONF = """
+daemon on;
+user www-data;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    log_format cache '$upstream_cache_status $status $request_method $request_uri';
+    access_log {dir}/access.log cache;
+    client_body_temp_path {dir}/tmp/body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+    proxy_cache_path {dir}/cache levels=1:2 keys_zone=shop:10m max_size=100m
+                     inactive=10m use_temp_path=off;
+    upstream shop {{ server 127.0.0.1:{upstream}; keepalive 16; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://shop;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache shop;
+            proxy_cache_revalidate on;
+            proxy_cache_lock on;
+            add_header X-Cache-Status $upstream_cache_status always;
+        }}
+    }}
+}}
+"""
+
+
+class NginxCache:
+    """nginx with proxy_cache in front of an httpd (Stack.nginx)."""
+
+    def __init__(self, directory, port):
+        self.dir = Path(directory)
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}/api"
+
+    @property
+    def pid(self):
+        return _read_pid(self.dir / "nginx.pid")
+
+    def log(self):
+        """[(cache status, HTTP status, method, URI)] of every request so far."""
+        return [tuple(line.split(" ", 3)) for line in
+                _read(self.dir / "access.log").splitlines() if line]
+
+
+def _start_nginx(state, upstream, name):
+    if not os.access(NGINX, os.X_OK):
+        pytest.skip(f"{NGINX} is not installed (nginx-light; run scripts/shopctl deps)")
+    d = state / f"nginx-{name}"
+    shutil.rmtree(d, ignore_errors=True)
+    for sub in ("cache", "tmp"):
+        (d / sub).mkdir(parents=True)
+        shutil.chown(d / sub, "www-data", "www-data")
+    inst = NginxCache(d, free_port())
+    (d / "nginx.conf").write_text(NGINX_CONF.format(dir=d, port=inst.port,
+                                                    upstream=upstream.port))
+    r = subprocess.run([NGINX, "-p", str(d), "-c", str(d / "nginx.conf")],
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        raise RuntimeError(f"nginx did not start: {r.stderr}")
+    return inst
 
 
 def _sigterm_to_interrupt(signum, frame):
@@ -308,6 +399,21 @@ def stack():
         yield s
     finally:
         s.teardown()
+
+
+@pytest.fixture(scope="module")
+def httpds(stack):
+    """httpds(conf, name) -> an extra HttpdInstance (stack.httpd), started on
+    first use and the same one for the same name after; all of a test
+    module's are stopped at its end."""
+    with contextlib.ExitStack() as started:
+        by_name = {}
+
+        def get(conf, name):
+            if name not in by_name:
+                by_name[name] = started.enter_context(stack.httpd(conf, name))
+            return by_name[name]
+        yield get
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,18 @@ only here (test_one_home.py checks that no helper name is defined twice).
   Checks: ok(resp, status=200) -> JSON body; assert_problem(resp, status, code);
     replayed(resp); ctype(resp); parse_ts(s); utcnow(); new_key()
 
+  HTTP caching (RFC 9111): cache_control(resp) -> {directive: value or True};
+    shared(resp, cache_control_value=None) -> its ETag (a shared 200: strong ETag,
+    public); private(resp) (private, no-store, no ETag);
+    revalidate(url, etag, headers=None) -> Response of a GET with If-None-Match;
+    not_modified(resp, etag) (a 304 with no body, the same ETag and a
+    Cache-Control)
+
+  Beside other modules: MODULES (Debian's httpd module directory);
+    h2load(url, n, streams=1, clients=1, body=None, headers=None)
+      -> {"protocol", "2xx", "3xx", "4xx", "5xx", "failed"}: n requests over
+      cleartext HTTP/2 (h2c prior knowledge), `streams` at once per connection
+
   Database probes: rows, scalar, stock_of, history, db_order, order_count,
     outbox (event types of an order), outbox_rows (relay view of orders' events),
     uc_row, bulk_users, ledger, campaign_state
@@ -44,7 +56,10 @@ import contextlib
 import datetime
 import http.client
 import json
+import re
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -60,9 +75,11 @@ __all__ = ["Response", "Headers", "request", "parallel", "new_user",
            "user_coupons", "user_coupon", "paid_order", "server_status", "rows",
            "scalar", "stock_of", "history", "db_order", "order_count", "outbox",
            "outbox_rows", "uc_row", "bulk_users", "relay_httpd", "drain_backlog",
-           "check_retries_only", "LEASABLE_SQL"]
+           "check_retries_only", "LEASABLE_SQL", "cache_control", "shared", "private",
+           "revalidate", "not_modified", "MODULES", "h2load"]
 
 PROBLEM_TYPE = "https://errors.mod-shop.dev/"
+MODULES = "/usr/lib/apache2/modules"
 UNKNOWN_ID = 9_000_000_000_000_000          # a valid id no row will ever have
 BAD_IDS = ["abc", "-1", "0", "99999999999999999999", "1.5"]
 
@@ -375,6 +392,48 @@ def ok(resp, status=200):
     return resp.json
 
 
+def cache_control(resp):
+    """Cache-Control of resp as {directive: value, or True for a bare one}."""
+    out = {}
+    for part in resp.headers.get("cache-control", "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name:
+            out[name.lower()] = value.strip('"') if value else True
+    return out
+
+
+def shared(resp, cache_control_value=None):
+    """resp is a 200 any cache may store: a strong quoted ETag and a public
+    Cache-Control (exactly cache_control_value when given). Its ETag."""
+    assert resp.status == 200, resp
+    etag = resp.headers.get("etag", "")
+    assert etag.startswith('"') and etag.endswith('"') and len(etag) > 2, resp.headers
+    cc = cache_control(resp)
+    assert "public" in cc and "max-age" in cc and "private" not in cc, resp.headers
+    if cache_control_value is not None:
+        assert resp.headers["cache-control"] == cache_control_value, resp.headers
+    return etag
+
+
+def private(resp):
+    """resp may be stored by no cache: private, no-store, and no validator."""
+    assert cache_control(resp) == {"private": True, "no-store": True}, (resp, resp.headers)
+    assert "etag" not in resp.headers, resp.headers
+
+
+def revalidate(url, etag, headers=None):
+    """GET url with If-None-Match: etag (plus headers)."""
+    return request("GET", url, headers={"If-None-Match": etag, **(headers or {})})
+
+
+def not_modified(resp, etag):
+    """resp is a 304 without a body that names etag and says how to cache it."""
+    assert resp.status == 304, resp
+    assert resp.body == b"", resp
+    assert resp.headers.get("etag") == etag, resp.headers
+    assert "public" in cache_control(resp), resp.headers
+
+
 def replayed(resp):
     return resp.headers.get("idempotency-replayed", "").lower() == "true"
 
@@ -494,6 +553,31 @@ def server_status(inst):
     r = request("GET", _base(inst)[: -len("/api")] + "/server-status?auto")
     assert r.status == 200, r
     return dict(line.split(": ", 1) for line in r.body.decode().splitlines() if ": " in line)
+
+
+def h2load(url, n, streams=1, clients=1, body=None, headers=None):
+    """n requests to url over cleartext HTTP/2 (h2load of nghttp2-client):
+    `clients` connections with up to `streams` concurrent streams each.
+    {"protocol": "h2c", "2xx": .., "3xx": .., "4xx": .., "5xx": .., "failed": ..}"""
+    args = ["h2load", "-n", str(n), "-c", str(clients), "-m", str(streams)]
+    for k, v in (headers or {}).items():
+        args += ["-H", f"{k}: {v}"]
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as data:
+        if body is not None:
+            data.write(json.dumps(body))
+            data.flush()
+            args += ["-d", data.name, "-H", "content-type: application/json"]
+        out = subprocess.run(args + [url], capture_output=True, text=True, timeout=300,
+                             stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stdout + out.stderr
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out.stdout)
+    failed = re.search(r"(\d+) failed, (\d+) errored, (\d+) timeout", out.stdout)
+    proto = re.search(r"Application protocol: (\S+)", out.stdout)
+    assert codes and failed and proto, out.stdout
+    got = dict(zip(("2xx", "3xx", "4xx", "5xx"), map(int, codes.groups())))
+    got["failed"] = sum(map(int, failed.groups()))
+    got["protocol"] = proto.group(1)
+    return got
 
 
 # --- shared assertions and database probes ---------------------------------------

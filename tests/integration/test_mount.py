@@ -92,6 +92,8 @@ def test_httpds_own_refusals_are_problem_json(stack):
     with stack.httpd(DENY_ADMIN, "deny-admin-problem") as inst:
         p = assert_problem(request("GET", inst.base + "/admin/status"), 403, "FORBIDDEN")
         assert "403" in p["detail"]
+        # titled by what it is, never with the remote-user refusal's title
+        assert p["title"] == "Forbidden", p
 
 
 def test_a_401_keeps_the_authn_modules_challenge(stack):
@@ -107,7 +109,7 @@ def test_a_401_keeps_the_authn_modules_challenge(stack):
 """
     with stack.httpd(conf, "challenge") as inst:
         r = request("GET", inst.base + "/users/1/points")
-        assert_problem(r, 401, "UNAUTHENTICATED")
+        assert assert_problem(r, 401, "UNAUTHENTICATED")["title"] == "Unauthorized"
         assert r.headers.get("www-authenticate") == 'Basic realm="shop users"'
 
 
@@ -117,7 +119,7 @@ def test_limit_request_body_answers_problem_json(stack):
         before = stack.psql("SELECT count(*) FROM users")
         r = request("POST", inst.base + "/admin/users",
                     {"login": "big_" + "x" * 20, "pad": "y" * 4000})
-        assert_problem(r, 413, "PAYLOAD_TOO_LARGE")
+        assert_problem(r, 413, "PAYLOAD_TOO_LARGE")    # mod_shop's own: it reads the limit
         assert stack.psql("SELECT count(*) FROM users") == before
 
 

@@ -63,8 +63,9 @@ def test_another_users_id_is_403(stack, basic_auth):
     inst, [(owner, login, pw), (other, _, _)], _ = basic_auth
     auth = basic(login, pw)
     before = ledger(stack, other)
-    assert_problem(request("GET", f"{inst.base}/users/{other}/points", headers=auth),
-                   403, "FORBIDDEN")
+    p = assert_problem(request("GET", f"{inst.base}/users/{other}/points", headers=auth),
+                       403, "FORBIDDEN")
+    assert p["title"] == "Not allowed to act for this user", p   # this refusal's own
     assert_problem(charge(inst, other, 500, headers=auth), 403, "FORBIDDEN")
     assert_problem(request("GET", f"{inst.base}/users/{other}/points/history", headers=auth),
                    403, "FORBIDDEN")

@@ -576,6 +576,22 @@ static void test_recover_empties_garbage(void **state)
     munmap(b, sizeof(*b));
 }
 
+/* Caches keep the ranking until its refresh is due, never past it. */
+static void test_max_age_is_the_time_left_to_the_refresh(void **state)
+{
+    const apr_time_t at = apr_time_from_sec(1000000), refresh = apr_time_from_sec(60);
+
+    (void)state;
+    assert_int_equal(shop_popular_max_age(at, refresh, at), 60);
+    assert_int_equal(shop_popular_max_age(at, refresh, at + apr_time_from_msec(1)), 59);
+    assert_int_equal(shop_popular_max_age(at, refresh, at + apr_time_from_sec(59)), 1);
+    assert_int_equal(shop_popular_max_age(at, refresh, at + apr_time_from_msec(59500)), 0);
+    assert_int_equal(shop_popular_max_age(at, refresh, at + refresh), 0);
+    assert_int_equal(shop_popular_max_age(at, refresh, at + apr_time_from_sec(3600)), 0);
+    assert_int_equal(shop_popular_max_age(0, refresh, at), 0);       /* none yet */
+    assert_int_equal(shop_popular_max_age(at, apr_time_from_msec(100), at), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -594,6 +610,7 @@ int main(void)
         UNIT_TEST(test_recover_rejects_a_torn_save),
         UNIT_TEST(test_recover_never_writes_under_a_live_writer),
         UNIT_TEST(test_recover_empties_garbage),
+        UNIT_TEST(test_max_age_is_the_time_left_to_the_refresh),
     };
 
     return UNIT_RUN("shop_popular", tests);
