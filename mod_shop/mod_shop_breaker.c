@@ -232,5 +232,6 @@ void shop_breaker_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t 
     job->sc = ap_get_module_config(site->s->module_config, &shop_module);
     job->interval = job->sc->db_probe_interval;
     job->run = prober_run;
+    job->any_schema = 1;
     APR_ARRAY_PUSH(jobs, shop_job *) = job;
 }

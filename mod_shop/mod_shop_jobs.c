@@ -34,6 +34,7 @@
 
 #include "mod_shop.h"
 #include "mod_shop_jobs.h"
+#include "mod_shop_schema.h"
 #include "mod_shop_shm.h"
 
 #define JOBS_POLL apr_time_from_msec(10)    /* how fast a stop is noticed */
@@ -148,7 +149,11 @@ static void *APR_THREAD_FUNC job_thread(apr_thread_t *thread, void *data)
             apr_sleep(next - now < JOBS_POLL ? next - now : JOBS_POLL);
             continue;
         }
-        job->run(job, tick);
+        /* On a schema without the module's migrations every statement of
+         * the job would fail and log; the schema check says it once. */
+        if (job->any_schema || shop_schema_serves(shop_schema_now(job->site))) {
+            job->run(job, tick);
+        }
         apr_pool_clear(tick);
         next = now + job->interval;
     }
