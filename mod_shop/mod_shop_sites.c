@@ -160,24 +160,25 @@ static const char *server_name(apr_pool_t *p, const server_rec *s)
                         s->defn_line_number);
 }
 
+/* The value of a keyword in libpq's options, NULL if it has none. */
+static const char *option(const PQconninfoOption *o, const char *keyword)
+{
+    for (; o && o->keyword; o++) {
+        if (strcmp(o->keyword, keyword) == 0 && o->val && *o->val) {
+            return o->val;
+        }
+    }
+    return NULL;
+}
+
 /* A keyword of a parsed connection string, else libpq's default for it
  * (the PG* environment included), else "". */
-static const char *conn_value(PQconninfoOption *opts, PQconninfoOption *defaults,
-                              const char *keyword)
+static const char *conn_value(const PQconninfoOption *opts,
+                              const PQconninfoOption *defaults, const char *keyword)
 {
-    PQconninfoOption *o;
+    const char *v = option(opts, keyword);
 
-    for (o = opts; o && o->keyword; o++) {
-        if (strcmp(o->keyword, keyword) == 0 && o->val && *o->val) {
-            return o->val;
-        }
-    }
-    for (o = defaults; o && o->keyword; o++) {
-        if (strcmp(o->keyword, keyword) == 0 && o->val && *o->val) {
-            return o->val;
-        }
-    }
-    return "";
+    return v ? v : (v = option(defaults, keyword)) ? v : "";
 }
 
 /*
