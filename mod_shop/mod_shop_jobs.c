@@ -90,8 +90,8 @@ PGconn *shop_job_conn(shop_job *job)
     if (PQstatus(job->conn) != CONNECTION_OK) {
         job->reconnect_at = apr_time_now() + JOBS_RECONNECT;
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
-                     SHOPLOGNO(00012) "%s: database unavailable: %s", job->name,
-                     PQerrorMessage(job->conn));
+                     SHOPLOGNO(00012) "shop %s, %s: database unavailable: %s",
+                     job->site->name, job->name, PQerrorMessage(job->conn));
         return NULL;
     }
     return job->conn;
@@ -109,8 +109,8 @@ static PGresult *job_exec(shop_job *job, const char *sql, int nparams,
     res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK
         && PQresultStatus(res) != PGRES_COMMAND_OK) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, SHOPLOGNO(00013) "%s: %s",
-                     job->name, PQresultErrorMessage(res));
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, SHOPLOGNO(00013) "shop %s, %s: %s",
+                     job->site->name, job->name, PQresultErrorMessage(res));
         PQclear(res);
         return NULL;
     }

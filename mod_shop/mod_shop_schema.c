@@ -114,6 +114,7 @@ int shop_schema_refuse(request_rec *r, const shop_site *site)
 /* ---- the check, in the jobs process ---------------------------------------- */
 
 typedef struct {
+    apr_time_t checked_at;
     apr_time_t next_check;
     apr_time_t logged_at;
     shop_schema_state logged;       /* what the last line said */
@@ -161,7 +162,8 @@ static void schema_log(shop_job *job, schema_job *sj, shop_schema_state state,
     sj->logged = state;
 }
 
-static void schema_check(shop_job *job, schema_job *sj, apr_pool_t *p)
+/* 0 when a query failed (logged by shop_job_query): not again for a while. */
+static int schema_check(shop_job *job, schema_job *sj, apr_pool_t *p)
 {
     char detail[SHOP_SCHEMA_DETAIL];
     int failed = 0;
@@ -169,17 +171,18 @@ static void schema_check(shop_job *job, schema_job *sj, apr_pool_t *p)
     shop_schema_state state;
 
     if (shop_job_conn(job) == NULL) {
-        return;                 /* down: the breaker's business, not ours */
+        return 1;               /* down: the breaker's business, not ours */
     }
     applied = applied_versions(job, p, &failed);
     if (applied == NULL) {
-        return;                 /* logged by shop_job_query */
+        return 0;
     }
     state = shop_schema_compare(module_migrations, MODULE_MIGRATIONS,
                                 (const char *const *)applied->elts,
                                 (size_t)applied->nelts, detail, sizeof(detail));
     schema_publish(job->site, state, detail);
     schema_log(job, sj, state, detail);
+    return 1;
 }
 
 static void schema_run(shop_job *job, apr_pool_t *p)
@@ -188,11 +191,13 @@ static void schema_run(shop_job *job, apr_pool_t *p)
     apr_time_t now = apr_time_now();
     apr_time_t suspect = (apr_time_t)apr_atomic_read64(&job->site->dbstate->schema_suspect_at);
 
-    if (now < sj->next_check && suspect < sj->next_check - CHECK_EVERY) {
+    if (now < sj->next_check && suspect <= sj->checked_at) {
         return;
     }
-    sj->next_check = now + CHECK_EVERY;
-    schema_check(job, sj, p);
+    sj->checked_at = now;
+    /* A query that fails (schema_migrations not readable by this role)
+     * is tried, and logged, once a minute. */
+    sj->next_check = now + (schema_check(job, sj, p) ? CHECK_EVERY : LOG_EVERY);
 }
 
 void shop_schema_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs)

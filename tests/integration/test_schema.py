@@ -10,12 +10,13 @@ return makes it ready again.
 """
 import re
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
 from shopclient import assert_problem, free_port, ok, request, wait_until
 
+ROOT = Path(__file__).resolve().parents[2]
 DB = "shop_schema"
 MIGRATIONS = sorted(p.name for p in (ROOT / "sql" / "migrations").glob("*.sql"))
 NEWEST = MIGRATIONS[-1]
