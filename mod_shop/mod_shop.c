@@ -308,6 +308,7 @@ static int shop_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     server_rec *vs;
 
     (void)plog; (void)ptemp;
+    shop_srv_cfg_unshare(pconf, s);
     for (vs = s; vs; vs = vs->next) {
         shop_srv_cfg *c = ap_get_module_config(vs->module_config, &shop_module);
         const char *err;

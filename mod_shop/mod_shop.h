@@ -84,10 +84,17 @@ typedef struct {
  */
 /* What the children and the jobs process tell each other about a shop's
  * database, in shared memory (apr_time_t values, 0 = never). */
+#define SHOP_SCHEMA_DETAIL 512
 typedef struct {
     apr_uint64_t unreachable_at;    /* a child last found it unreachable */
     apr_uint64_t reachable_at;      /* the prober last found it answering */
     apr_uint64_t probed_at;         /* the prober's last tick: it is alive */
+    /* Does the schema match the module (mod_shop_schema.c)?  Written by
+     * the jobs process's schema check, read by every request. */
+    apr_uint32_t schema;            /* shop_schema_state (shop_schema.h) */
+    apr_uint32_t schema_seq;        /* odd while schema_detail is written */
+    apr_uint64_t schema_suspect_at; /* a request met a missing table */
+    char schema_detail[SHOP_SCHEMA_DETAIL];     /* what differs */
 } shop_dbstate;
 
 /* This child's view of a shop's database (mod_shop_breaker.c). */
@@ -105,6 +112,8 @@ typedef struct {
 
 struct shop_site {
     int index;
+    const char *name;           /* ShopName, else the ServerName of its first
+                                 * server: status keys and log lines */
     server_rec *s;
     const char *conninfo;       /* ShopJobDBParams, else DBDParams */
     const char *probe_conninfo; /* DBDParams: what the circuit breaker pings */

@@ -67,16 +67,20 @@ static int database_answers(const shop_site *site)
     return PQpingParams(keys, values, 1) == PQPING_OK;
 }
 
-/* With the lock held: one line per SUMMARY_EVERY while open. */
-static void summarize(request_rec *r, shop_breaker *b, apr_time_t now)
+/* With the lock held: one line per SUMMARY_EVERY while open.  Every line
+ * names the shop: one request may touch another shop's database (the
+ * status views), and its log is the answering server's. */
+static void summarize(request_rec *r, const shop_site *site, shop_breaker *b,
+                      apr_time_t now)
 {
     if (now < b->next_summary) {
         return;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SHOPLOGNO(00004) "database still "
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SHOPLOGNO(00004) "shop %s: database still "
                   "unreachable after %" APR_TIME_T_FMT " s: %u requests answered "
-                  "503 in the last %" APR_TIME_T_FMT " s", apr_time_sec(now - b->opened_at),
-                  b->refused, apr_time_sec(SUMMARY_EVERY));
+                  "503 in the last %" APR_TIME_T_FMT " s", site->name,
+                  apr_time_sec(now - b->opened_at), b->refused,
+                  apr_time_sec(SUMMARY_EVERY));
     b->refused = 0;
     b->next_summary = now + SUMMARY_EVERY;
 }
@@ -103,10 +107,9 @@ static void advance(volatile apr_uint64_t *v, apr_time_t t)
 static void close_breaker(request_rec *r, shop_site *site, shop_breaker *b,
                           apr_time_t now)
 {
-    (void)site;
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SHOPLOGNO(00005) "database reachable "
-                  "again after %" APR_TIME_T_FMT " ms; %" APR_UINT64_T_FMT
-                  " requests were answered 503 meanwhile",
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SHOPLOGNO(00005) "shop %s: database "
+                  "reachable again after %" APR_TIME_T_FMT " ms; %" APR_UINT64_T_FMT
+                  " requests were answered 503 meanwhile", site->name,
                   apr_time_as_msec(now - b->opened_at), b->refused_total);
     apr_atomic_set32(&b->open, 0);
 }
@@ -134,7 +137,7 @@ int shop_breaker_allow(request_rec *r, shop_site *site)
     else if (b->open) {
         b->refused++;
         b->refused_total++;
-        summarize(r, b, now);
+        summarize(r, site, b, now);
     }
     ok = !b->open;
     apr_thread_mutex_unlock(b->lock);
@@ -177,9 +180,9 @@ void shop_breaker_failure(request_rec *r, shop_site *site, const char *why)
         b->refused = 0;
         b->refused_total = 0;
         apr_atomic_set32(&b->open, 1);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SHOPLOGNO(00006) "database "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SHOPLOGNO(00006) "shop %s: database "
                       "unreachable (%s): answering 503 at once, checking every %"
-                      APR_TIME_T_FMT " ms whether it is back", why,
+                      APR_TIME_T_FMT " ms whether it is back", site->name, why,
                       apr_time_as_msec(b->interval));
     }
     apr_thread_mutex_unlock(b->lock);
@@ -232,5 +235,6 @@ void shop_breaker_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t 
     job->sc = ap_get_module_config(site->s->module_config, &shop_module);
     job->interval = job->sc->db_probe_interval;
     job->run = prober_run;
+    job->any_schema = 1;
     APR_ARRAY_PUSH(jobs, shop_job *) = job;
 }

@@ -55,6 +55,28 @@ void *shop_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     return c;
 }
 
+/*
+ * httpd creates a module's configuration for a virtual host only when the
+ * host uses one of the module's directives; until then the host shares
+ * the main server's.  What the configuration check finds per server (its
+ * shop, its mounts: mod_shop_sites.c) must not be shared, or the last
+ * server written wins for all of them (one host's requests on another's
+ * shop and breaker): every virtual host gets its own, as the merge would
+ * have made it.
+ */
+void shop_srv_cfg_unshare(apr_pool_t *p, server_rec *main_s)
+{
+    void *main_cfg = ap_get_module_config(main_s->module_config, &shop_module);
+    server_rec *s;
+
+    for (s = main_s->next; s; s = s->next) {
+        if (ap_get_module_config(s->module_config, &shop_module) == main_cfg) {
+            ap_set_module_config(s->module_config, &shop_module, shop_merge_srv_cfg(
+                p, main_cfg, shop_create_srv_cfg(p, s)));
+        }
+    }
+}
+
 #define DEFAULT_VALUE(name, field, kind, min, max, dflt, help) \
     if (c->field == SHOP_UNSET) c->field = (dflt);
 #define DEFAULT_SETTER(name, field, type, args, setter, unset, dflt, help) \
@@ -195,6 +217,18 @@ static const char *set_job_db_params(cmd_parms *cmd, void *dummy, const char *ar
         return "ShopJobDBParams must not be empty";
     }
     srv_cfg(cmd)->job_db_params = arg;
+    return NULL;
+}
+
+/* A name that is safe in a mod_status ?auto key ("ShopOutboxPending.<name>"). */
+static const char *set_shop_name(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    (void)dummy;
+    if (*arg == '\0' || strlen(arg) > 64 || arg[strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+            "abcdefghijklmnopqrstuvwxyz0123456789.-_")] != '\0') {
+        return "ShopName must be 1-64 letters, digits, '.', '-' or '_'";
+    }
+    srv_cfg(cmd)->shop_name = arg;
     return NULL;
 }
 

@@ -32,6 +32,7 @@
 #include "mod_shop.h"
 #include "mod_shop_breaker.h"
 #include "mod_shop_db.h"
+#include "mod_shop_schema.h"
 #include "mod_shop_shm.h"
 #include "shop_sqlstate.h"
 
@@ -132,6 +133,9 @@ shop_dbrc shop_db_open_for(request_rec *r, server_rec *s, shop_db **out)
     shop_db *db;
 
     *out = NULL;
+    if (!shop_schema_serves(shop_schema_now(site))) {
+        return SHOP_DB_SCHEMA;  /* known from the schema check: no round trip */
+    }
     if (!shop_breaker_allow(r, site)) {
         return SHOP_DB_DOWN;
     }
@@ -228,6 +232,9 @@ static shop_dbrc classify(shop_db *db, PGresult *res, PGresult **keep)
             shop_breaker_failure(db->r, site_of(db->s), "statement timeout");
         }
         return SHOP_DB_BUSY;
+    case SHOP_SQLSTATE_SCHEMA:
+        shop_schema_suspect(site_of(db->s));
+        return SHOP_DB_SCHEMA;
     default:
         return SHOP_DB_FAIL;
     }

@@ -18,6 +18,8 @@ typedef enum {
     SHOP_DB_RETRY,      /* serialization failure, deadlock, lost connection */
     SHOP_DB_DOWN,       /* PostgreSQL unreachable: 503 */
     SHOP_DB_BUSY,       /* a lock or statement timeout: rolled back, 503 BUSY */
+    SHOP_DB_SCHEMA,     /* the schema lacks the module's migrations, or a
+                         * table or function: 503 SCHEMA_MISMATCH */
     SHOP_DB_FAIL        /* any other error: see shop_db_sqlstate */
 } shop_dbrc;
 

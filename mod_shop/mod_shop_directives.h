@@ -100,7 +100,10 @@
         " front of PostgreSQL") \
     SHOP_SETTER(ShopJobDBParams, job_db_params, const char *, TAKE1, set_job_db_params, \
         NULL, NULL, "libpq connection string of the background jobs; default: the" \
-        " DBDParams of the server or virtual host")
+        " DBDParams of the server or virtual host") \
+    SHOP_SETTER(ShopName, shop_name, const char *, TAKE1, set_shop_name, NULL, NULL, \
+        "the shop's name in server-status, its ?auto keys and log lines (letters," \
+        " digits, '.', '-', '_'); default: the ServerName of the shop's first server")
 
 #define SHOP_DIR_DIRECTIVES(SHOP_DIR) \
     SHOP_DIR(ShopMount, mount, const char *, TAKE1, set_mount, NULL, \

@@ -34,6 +34,7 @@
 
 #include "mod_shop.h"
 #include "mod_shop_jobs.h"
+#include "mod_shop_schema.h"
 #include "mod_shop_shm.h"
 
 #define JOBS_POLL apr_time_from_msec(10)    /* how fast a stop is noticed */
@@ -89,8 +90,8 @@ PGconn *shop_job_conn(shop_job *job)
     if (PQstatus(job->conn) != CONNECTION_OK) {
         job->reconnect_at = apr_time_now() + JOBS_RECONNECT;
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
-                     SHOPLOGNO(00012) "%s: database unavailable: %s", job->name,
-                     PQerrorMessage(job->conn));
+                     SHOPLOGNO(00012) "shop %s, %s: database unavailable: %s",
+                     job->site->name, job->name, PQerrorMessage(job->conn));
         return NULL;
     }
     return job->conn;
@@ -108,8 +109,8 @@ static PGresult *job_exec(shop_job *job, const char *sql, int nparams,
     res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK
         && PQresultStatus(res) != PGRES_COMMAND_OK) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, SHOPLOGNO(00013) "%s: %s",
-                     job->name, PQresultErrorMessage(res));
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, SHOPLOGNO(00013) "shop %s, %s: %s",
+                     job->site->name, job->name, PQresultErrorMessage(res));
         PQclear(res);
         return NULL;
     }
@@ -148,7 +149,11 @@ static void *APR_THREAD_FUNC job_thread(apr_thread_t *thread, void *data)
             apr_sleep(next - now < JOBS_POLL ? next - now : JOBS_POLL);
             continue;
         }
-        job->run(job, tick);
+        /* On a schema without the module's migrations every statement of
+         * the job would fail and log; the schema check says it once. */
+        if (job->any_schema || shop_schema_serves(shop_schema_now(job->site))) {
+            job->run(job, tick);
+        }
         apr_pool_clear(tick);
         next = now + job->interval;
     }

@@ -29,6 +29,9 @@ struct shop_job {
     struct pg_conn *conn;       /* the job's own, used by its thread only */
     apr_time_t reconnect_at;    /* after a failed connect: not before */
     void *data;                 /* the job's own state */
+    int any_schema;             /* runs whatever the schema (the schema check,
+                                 * the prober); the others wait for one that
+                                 * has every migration (mod_shop_schema.c) */
 };
 
 /* A kind of job: appends its jobs for one shop to jobs (shop_job *). */
@@ -55,12 +58,14 @@ struct pg_result *shop_job_query(shop_job *job, shop_sql id,
 int shop_job_control(shop_job *job, const char *command);
 
 /* ---- the kinds of job (mod_shop_expiry.c, mod_shop_popular.c,
- *      mod_shop_relay.c, mod_shop_breaker.c, mod_shop_catalog.c) ---------- */
+ *      mod_shop_relay.c, mod_shop_breaker.c, mod_shop_catalog.c,
+ *      mod_shop_schema.c) --------------------------------------------------- */
 
 void shop_expiry_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 void shop_popular_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 void shop_relay_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 void shop_breaker_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 void shop_catalog_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
+void shop_schema_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 
 #endif

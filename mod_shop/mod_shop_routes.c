@@ -60,6 +60,7 @@ const apr_size_t shop_admin_routes_count = sizeof(shop_admin_routes)
 
 /* One thread per kind and shop, started in this order. */
 const shop_jobs_fn shop_job_kinds[] = {
+    shop_schema_jobs,
     shop_expiry_jobs,
     shop_popular_jobs,
     shop_relay_jobs,

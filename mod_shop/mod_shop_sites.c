@@ -8,13 +8,23 @@
  * its scope (its own, or the main server's).  One database is one shop:
  * servers that share a database share its jobs, its popular ranking and
  * its sold-out set, so they must agree on the settings the jobs use.
- * Servers with different databases are independent shops.
+ * Servers with different databases are independent shops.  A database is
+ * its (host, port, dbname), read from the connection string by libpq:
+ * two strings that differ in anything else (sslmode, user, a timeout, the
+ * order of the keywords) name the same database, hence the same shop.
+ *
+ * A shop is named by ShopName, else by the ServerName of its first
+ * server: names that do not change when a site is added or the files load
+ * in another order, for server-status, its ?auto keys and the log.
  *
  * Mounts are the <Location> sections with a SetHandler: shop, shop-admin,
  * or another handler (which takes its part of the URL space back).  A virtual host sees its own and the main server's, as
  * httpd's section merging does.
  */
 #include <apr_hash.h>
+#include <apr_lib.h>
+
+#include <libpq-fe.h>
 
 #include "mod_shop.h"
 
@@ -153,10 +163,136 @@ static const char *server_name(apr_pool_t *p, const server_rec *s)
                         s->defn_line_number);
 }
 
-static shop_site *site_for(apr_pool_t *p, apr_hash_t *by_conninfo,
-                           server_rec *s, const char *conninfo)
+/* The value of a keyword in libpq's options, NULL if it has none. */
+static const char *option(const PQconninfoOption *o, const char *keyword)
 {
-    shop_site *site = apr_hash_get(by_conninfo, conninfo, APR_HASH_KEY_STRING);
+    for (; o && o->keyword; o++) {
+        if (strcmp(o->keyword, keyword) == 0 && o->val && *o->val) {
+            return o->val;
+        }
+    }
+    return NULL;
+}
+
+/* A keyword of a parsed connection string, else libpq's default for it
+ * (the PG* environment included), else "". */
+static const char *conn_value(const PQconninfoOption *opts,
+                              const PQconninfoOption *defaults, const char *keyword)
+{
+    const char *v = option(opts, keyword);
+
+    return v ? v : (v = option(defaults, keyword)) ? v : "";
+}
+
+/*
+ * "host=... port=... dbname=...": the database a connection string names,
+ * or NULL (with *error) if libpq cannot read it.  A missing dbname is the
+ * user's name, as libpq has it; a service file is named, not opened.
+ */
+static const char *database_of(apr_pool_t *p, const char *conninfo, const char **error)
+{
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+    PQconninfoOption *defaults;
+    const char *host, *dbname, *id;
+
+    if (opts == NULL) {
+        *error = apr_pstrdup(p, err ? err : "out of memory");
+        PQfreemem(err);
+        return NULL;
+    }
+    defaults = PQconndefaults();
+    host = conn_value(opts, defaults, "host");
+    dbname = conn_value(opts, defaults, "dbname");
+    id = apr_psprintf(p, "host=%s port=%s dbname=%s",
+                      *host ? host : conn_value(opts, defaults, "hostaddr"),
+                      conn_value(opts, defaults, "port"),
+                      *dbname ? dbname : conn_value(opts, defaults, "user"));
+    if (*conn_value(opts, NULL, "service")) {
+        id = apr_pstrcat(p, id, " service=", conn_value(opts, NULL, "service"), NULL);
+    }
+    PQconninfoFree(defaults);
+    PQconninfoFree(opts);
+    return id;
+}
+
+/* ShopName set in this server itself (not inherited from the main
+ * server's: the pointer comparison, as in job_conninfo), or NULL. */
+static const char *own_shop_name(server_rec *s, server_rec *main_s)
+{
+    const char *own = cfg_of(s)->shop_name, *main_name = cfg_of(main_s)->shop_name;
+
+    return own && (s == main_s || own != main_name) ? own : NULL;
+}
+
+/* ServerName, with what ShopName would refuse (a ':', a space) as '_'. */
+static const char *host_name(apr_pool_t *p, const server_rec *s)
+{
+    char *name = apr_pstrdup(p, s->server_hostname ? s->server_hostname : "main"), *c;
+
+    for (c = name; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '.' && *c != '-' && *c != '_') {
+            *c = '_';
+        }
+    }
+    return name;
+}
+
+/*
+ * A shop's name: a ShopName of its servers, else the main server's name
+ * when the main server is one of them, else the least of their
+ * ServerNames; the least where several qualify.  httpd lists virtual hosts
+ * last-defined first, so "the first server" would change with the order
+ * of the files; this does not.
+ */
+static void name_sites(apr_pool_t *p, server_rec *main_s)
+{
+    int *rank = apr_pcalloc(p, sizeof(int) * (apr_size_t)(sites->nelts + 1));
+    server_rec *s;
+
+    for (s = main_s; s; s = s->next) {
+        shop_site *site = cfg_of(s)->site;
+        const char *own = own_shop_name(s, main_s);
+        const char *name = own ? own : host_name(p, s);
+        int r = own ? 3 : s == main_s ? 2 : 1;
+
+        if (site && (r > rank[site->index]
+                     || (r == rank[site->index] && strcmp(name, site->name) < 0))) {
+            site->name = name;
+            rank[site->index] = r;
+        }
+    }
+}
+
+/* The name is the shop's key in ?auto: a second shop of the same name is
+ * told apart (and the configuration told to name them). */
+static void unique_names(apr_pool_t *p)
+{
+    int i, j, n;
+
+    for (i = 1; i < sites->nelts; i++) {
+        shop_site *site = APR_ARRAY_IDX(sites, i, shop_site *);
+        const char *name = site->name;
+
+        for (n = 1, j = 0; j < i; j++) {
+            if (strcmp(APR_ARRAY_IDX(sites, j, shop_site *)->name, site->name) == 0) {
+                site->name = apr_psprintf(p, "%s-%d", name, ++n);
+                j = -1;         /* check the new name against all again */
+            }
+        }
+        if (site->name != name) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, site->s, SHOPLOGNO(00042) "two shops "
+                         "are named %s: the one of %s is called %s; set ShopName in each "
+                         "for names that do not depend on the order of the files",
+                         name, server_name(p, site->s), site->name);
+        }
+    }
+}
+
+static shop_site *site_for(apr_pool_t *p, apr_hash_t *by_database, server_rec *s,
+                           const char *conninfo, const char *database)
+{
+    shop_site *site = apr_hash_get(by_database, database, APR_HASH_KEY_STRING);
 
     if (site == NULL) {
         site = apr_pcalloc(p, sizeof(*site));
@@ -164,8 +300,8 @@ static shop_site *site_for(apr_pool_t *p, apr_hash_t *by_conninfo,
         site->s = s;
         site->conninfo = conninfo;
         site->key = apr_psprintf(p, "%08x", apr_hashfunc_default(
-                                 conninfo, &(apr_ssize_t){APR_HASH_KEY_STRING}));
-        apr_hash_set(by_conninfo, conninfo, APR_HASH_KEY_STRING, site);
+                                 database, &(apr_ssize_t){APR_HASH_KEY_STRING}));
+        apr_hash_set(by_database, database, APR_HASH_KEY_STRING, site);
         APR_ARRAY_PUSH(sites, shop_site *) = site;
     }
     return site;
@@ -195,7 +331,7 @@ static const char *job_conninfo(server_rec *s, server_rec *main_s,
 /* Each server's shop, and its mounts (own first, then the main server's). */
 static int assign(apr_pool_t *p, server_rec *main_s, apr_hash_t *scans)
 {
-    apr_hash_t *by_conninfo = apr_hash_make(p);
+    apr_hash_t *by_database = apr_hash_make(p);
     server_scan *main_scan = scan_of(scans, main_s);
     server_rec *s;
 
@@ -203,11 +339,17 @@ static int assign(apr_pool_t *p, server_rec *main_s, apr_hash_t *scans)
         server_scan *scan = scan_of(scans, s);
         shop_srv_cfg *sc = cfg_of(s);
         const char *conninfo = job_conninfo(s, main_s, scan, main_scan);
-        const char *differs;
+        const char *database = NULL, *differs, *error = NULL;
 
         sc->mounts = s == main_s ? scan->mounts
                    : apr_array_append(p, scan->mounts, main_scan->mounts);
-        sc->site = conninfo ? site_for(p, by_conninfo, s, conninfo) : NULL;
+        if (conninfo && (database = database_of(p, conninfo, &error)) == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
+                         SHOPLOGNO(00043) "%s: libpq cannot read its connection string (DBDParams "
+                         "or ShopJobDBParams): %s", server_name(p, s), error);
+            return 0;
+        }
+        sc->site = database ? site_for(p, by_database, s, conninfo, database) : NULL;
         if (sc->site && sc->site->s == s) {
             /* The breaker probes what the request path uses: DBDParams. */
             sc->site->probe_conninfo = scan->dbd_params ? scan->dbd_params
@@ -217,15 +359,17 @@ static int assign(apr_pool_t *p, server_rec *main_s, apr_hash_t *scans)
         if (sc->site && sc->site->s != s
             && (differs = job_setting_differs(cfg_of(sc->site->s), sc))) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
-                         SHOPLOGNO(00028) "%s uses the database of %s but sets %s "
-                         "differently; servers sharing a database share its "
-                         "jobs, so give it its own DBDParams (or "
-                         "ShopJobDBParams) or the same %s",
+                         SHOPLOGNO(00028) "%s uses the database of %s but sets "
+                         "%s differently; servers sharing a database (%s) share "
+                         "its jobs, also where their DBDParams differ in sslmode "
+                         "or user, so give it a database of its own or the same %s",
                          server_name(p, s), server_name(p, sc->site->s),
-                         differs, differs);
+                         differs, database, differs);
             return 0;
         }
     }
+    name_sites(p, main_s);
+    unique_names(p);
     return 1;
 }
 

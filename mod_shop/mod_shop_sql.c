@@ -179,6 +179,12 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
         " RETURNING shop_outbox_json(o)", 1},
 
     [SQL_HEALTH] = {"shop_health", "SELECT 1", 0},
+    /* The schema check (mod_shop_schema.c): whether mod-shop-migrate has
+     * run at all, then what it applied. */
+    [SQL_SCHEMA_TABLE] = {"shop_schema_table",
+        "SELECT to_regclass('schema_migrations') IS NOT NULL", 0},
+    [SQL_SCHEMA_VERSIONS] = {"shop_schema_versions",
+        "SELECT version FROM schema_migrations ORDER BY version", 0},
     /* SOLD_OUT is the answer for a campaign seen sold out unless an earlier
      * one in the contract's order is: the user exists, has none of this
      * campaign, and the campaign is in its issue window.  Written out here

@@ -51,6 +51,8 @@ typedef enum {
     SQL_ADMIN_OUTBOX_DEAD,
     SQL_ADMIN_OUTBOX_REDELIVER,
     SQL_HEALTH,
+    SQL_SCHEMA_TABLE,
+    SQL_SCHEMA_VERSIONS,
     SQL__COUNT
 } shop_sql;
 

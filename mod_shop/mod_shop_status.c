@@ -2,8 +2,9 @@
  * What an operator and a load balancer can ask:
  *
  * - GET /health (liveness: the handler answers, no database) and
- *   GET /health/ready (readiness: a pooled connection answers SELECT 1,
- *   else 503), under the API mount;
+ *   GET /health/ready (readiness: the schema check found the module's
+ *   migrations, no fewer and no others, and a pooled connection answers
+ *   SELECT 1; else 503), under the API mount;
  * - GET /admin/status: the shop's popular ranking age, outbox backlog
  *   and dead letters, sold-out campaigns, this child's database pool, the jobs process;
  * - a mod_shop section in mod_status's /server-status (every shop).
@@ -22,6 +23,7 @@
 #include "mod_shop_jobs.h"
 #include "mod_shop_popular.h"
 #include "mod_shop_routes.h"
+#include "mod_shop_schema.h"
 #include "mod_shop_shm.h"
 #include "mod_shop_status.h"
 #include "mod_shop_tx.h"
@@ -45,8 +47,15 @@ static shop_dbrc ready_work(shop_req *q, void *ctx, shop_resp *out)
     return rc;
 }
 
+/* Ready: the database answers and holds exactly the module's migrations
+ * (a newer schema still serves the data routes, but is not ready). */
 int shop_health_ready(shop_req *q)
 {
+    shop_schema_state schema = shop_schema_now(q->sc->site);
+
+    if (schema != SHOP_SCHEMA_UNKNOWN && schema != SHOP_SCHEMA_MATCH) {
+        return shop_schema_refuse(q->r, q->sc->site);
+    }
     return shop_run(q, ready_work, NULL);
 }
 
@@ -115,7 +124,9 @@ static json_t *writes_doc(const shop_site *site)
 /* outbox: the backlog, or null while the database cannot tell. */
 static json_t *status_doc(shop_req *q, json_t *outbox)
 {
-    return json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:i}",
+    return json_pack("{s:s, s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:i}",
+                     "shop", q->sc->site ? q->sc->site->name : "",
+                     "schema", shop_schema_word(shop_schema_now(q->sc->site)),
                      "popular", popular_doc(q->r->pool, q->sc->site),
                      "outbox", outbox ? outbox : json_null(),
                      "sold_out_campaigns", shop_soldout_count(q->sc->site),
@@ -146,12 +157,14 @@ static shop_dbrc status_work(shop_req *q, void *ctx, shop_resp *out)
     return SHOP_DB_OK;
 }
 
-/* While the breaker is open the view still answers, from memory. */
+/* While the breaker is open, or the schema lacks migrations, the view
+ * still answers, from memory. */
 int shop_admin_status(shop_req *q)
 {
     apr_uint64_t refused;
 
-    if (shop_breaker_open_since(q->sc->site, &refused) != 0) {
+    if (shop_breaker_open_since(q->sc->site, &refused) != 0
+        || !shop_schema_serves(shop_schema_now(q->sc->site))) {
         json_t *doc = shop_json_own(q->r->pool, status_doc(q, NULL));
         return shop_send_json(q->r, 200, shop_json_dump(q->r->pool, doc));
     }
@@ -199,23 +212,28 @@ static void status_site(request_rec *r, shop_site *site, int short_report)
     shop_gate_stats w;
 
     writes_stats(site, &w);
+    /* Keys by the shop's name (ShopName, else ServerName), which adding a
+     * site does not change. */
     if (short_report) {
-        ap_rprintf(r, "ShopWritesInside%d: %d\nShopWritesWaiting%d: %d\n"
-                   "ShopWritesRefusedBusy%d: %" APR_UINT64_T_FMT "\n",
-                   site->index, w.inside, site->index, w.waiting, site->index, w.refused);
-        ap_rprintf(r, "ShopPopularAge%d: %" APR_INT64_T_FMT "\n"
-                   "ShopOutboxPending%d: %" APR_INT64_T_FMT "\n"
-                   "ShopOutboxOldestAge%d: %" APR_INT64_T_FMT "\n"
-                   "ShopOutboxDead%d: %" APR_INT64_T_FMT "\n"
-                   "ShopSoldOutCampaigns%d: %d\n"
-                   "ShopBreakerOpenSeconds%d: %" APR_INT64_T_FMT "\n",
-                   site->index, age, site->index, pending, site->index, oldest,
-                   site->index, dead, site->index, soldout, site->index, open_for);
-        shop_cache_status_lines(r, site, apr_itoa(r->pool, site->index));
+        const char *n = site->name;
+        ap_rprintf(r, "ShopWritesInside.%s: %d\nShopWritesWaiting.%s: %d\n"
+                   "ShopWritesRefusedBusy.%s: %" APR_UINT64_T_FMT "\n",
+                   n, w.inside, n, w.waiting, n, w.refused);
+        ap_rprintf(r, "ShopPopularAge.%s: %" APR_INT64_T_FMT "\n"
+                   "ShopOutboxPending.%s: %" APR_INT64_T_FMT "\n"
+                   "ShopOutboxOldestAge.%s: %" APR_INT64_T_FMT "\n"
+                   "ShopOutboxDead.%s: %" APR_INT64_T_FMT "\n"
+                   "ShopSoldOutCampaigns.%s: %d\n"
+                   "ShopBreakerOpenSeconds.%s: %" APR_INT64_T_FMT "\n"
+                   "ShopSchema.%s: %s\n",
+                   n, age, n, pending, n, oldest, n, dead, n, soldout, n, open_for,
+                   n, shop_schema_word(shop_schema_now(site)));
+        shop_cache_status_lines(r, site, apr_pstrcat(r->pool, ".", n, NULL));
         return;
     }
-    ap_rprintf(r, "<tr><td>%d</td><td>%s</td><td>%" APR_INT64_T_FMT " s</td>"
-               "<td>%s</td><td>%d</td><td>%s</td></tr>\n", site->index,
+    ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%" APR_INT64_T_FMT " s</td>"
+               "<td>%s</td><td>%d</td><td>%s</td></tr>\n",
+               ap_escape_html(r->pool, site->name),
                ap_escape_html(r->pool, site->s->server_hostname
                                        ? site->s->server_hostname : ""),
                age,

@@ -18,6 +18,7 @@
 #include "mod_shop_db.h"
 #include "mod_shop_gate.h"
 #include "mod_shop_http.h"
+#include "mod_shop_schema.h"
 #include "mod_shop_tx.h"
 #include "shop_sqlstate.h"
 
@@ -129,6 +130,9 @@ int shop_authorize(shop_req *q)
     }
     shop_db_close(q->db);
     q->db = NULL;
+    if (rc == SHOP_DB_SCHEMA) {
+        return shop_schema_refuse(q->r, q->sc->site);
+    }
     if (rc != SHOP_DB_OK) {
         return shop_send_problem(q->r, SHOP_E_SERVICE_UNAVAILABLE,
                                  "the database is unavailable; retry shortly");
@@ -219,6 +223,8 @@ int shop_run(shop_req *q, shop_work_fn work, void *ctx)
     case SHOP_DB_BUSY:
         return shop_send_problem(q->r, SHOP_E_BUSY,
                                  "a lock or statement timed out; retry shortly");
+    case SHOP_DB_SCHEMA:
+        return shop_schema_refuse(q->r, q->sc->site);
     default:
         if (shop_sqlstate_classify(shop_db_sqlstate(q->db)) == SHOP_SQLSTATE_DATA) {
             /* A data exception: a value the database cannot take (a time

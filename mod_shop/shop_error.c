@@ -36,6 +36,7 @@ static const shop_err_info err_table[SHOP_E__COUNT] = {
     [SHOP_E_EVENT_NOT_FOUND]        = {"EVENT_NOT_FOUND", 404, "No such dead event"},
     [SHOP_E_SERVICE_UNAVAILABLE]    = {"SERVICE_UNAVAILABLE", 503, "Service temporarily unavailable"},
     [SHOP_E_BUSY]                   = {"BUSY", 503, "Busy, try again"},
+    [SHOP_E_SCHEMA_MISMATCH]        = {"SCHEMA_MISMATCH", 503, "Database schema does not match the module"},
     [SHOP_E_INTERNAL]               = {"INTERNAL_ERROR", 500, "Internal error"},
 };
 
@@ -87,5 +88,6 @@ shop_err shop_err_for_status(int status)
 
 int shop_err_retry_after(shop_err e)
 {
-    return e == SHOP_E_SERVICE_UNAVAILABLE || e == SHOP_E_BUSY;
+    return e == SHOP_E_SERVICE_UNAVAILABLE || e == SHOP_E_BUSY
+        || e == SHOP_E_SCHEMA_MISMATCH;
 }

@@ -37,6 +37,7 @@ typedef enum {
     SHOP_E_EVENT_NOT_FOUND,
     SHOP_E_SERVICE_UNAVAILABLE,
     SHOP_E_BUSY,
+    SHOP_E_SCHEMA_MISMATCH,
     SHOP_E_INTERNAL,
     SHOP_E__COUNT
 } shop_err;

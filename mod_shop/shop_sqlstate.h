@@ -23,7 +23,10 @@ typedef enum {
     SHOP_SQLSTATE_DATA,         /* class 22: a value the database cannot
                                  * take (400) */
     SHOP_SQLSTATE_UNIQUE,       /* 23505 unique_violation */
-    SHOP_SQLSTATE_INTEGRITY     /* any other class 23 (a CHECK, a foreign key) */
+    SHOP_SQLSTATE_INTEGRITY,    /* any other class 23 (a CHECK, a foreign key) */
+    SHOP_SQLSTATE_SCHEMA        /* 42P01 undefined_table, 42883
+                                 * undefined_function: the schema does not
+                                 * match the module (503 SCHEMA_MISMATCH) */
 } shop_sqlstate_class;
 
 /* The class of a SQLSTATE; NULL or "" (no state known) is OTHER. */

@@ -10,8 +10,9 @@ Interface (what the test modules use):
 
     stack.base                  'http://127.0.0.1:PORT/api'  (main httpd)
     stack.port, stack.state, stack.root, stack.pgsock  (state/root: pathlib.Path)
-    stack.psql(sql) -> str      psql -X -At -v ON_ERROR_STOP=1 as postgres on db
-                                shop; stdout stripped; raises PsqlError
+    stack.psql(sql, db="shop") -> str
+                                psql -X -At -v ON_ERROR_STOP=1 as postgres on db
+                                (shop unless db); stdout stripped; raises PsqlError
     stack.migrate(db, sql_dir=None) -> str
                                 scripts/mod-shop-migrate on database db as role
                                 shop (the checkout's sql/ unless sql_dir)
@@ -221,10 +222,10 @@ class Stack:
             raise RuntimeError("; ".join(problems))
 
     # -- database
-    def psql(self, sql):
+    def psql(self, sql, db="shop"):
         r = subprocess.run(
             ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", str(self.pgsock),
-             "-p", "5432", "-U", "postgres", "-d", "shop", "-c", sql],
+             "-p", "5432", "-U", "postgres", "-d", db, "-c", sql],
             capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
         if r.returncode != 0:
             raise PsqlError(f"psql failed ({r.returncode}): {r.stderr.strip()}\nSQL: {sql}")

@@ -141,5 +141,6 @@ def test_an_outage_is_quiet_fast_and_short(stack, behind_proxy):
     print(f"full service {took * 1000:.0f} ms after the database was back")
     assert took < 1.0, took
     log = inst.error_log()
-    assert "SHOP00006: database unreachable" in log
-    assert "SHOP00005: database reachable again" in log
+    # each names its shop (the main server's: ServerName 127.0.0.1)
+    assert "SHOP00006: shop 127.0.0.1: database unreachable" in log
+    assert "SHOP00005: shop 127.0.0.1: database reachable again" in log

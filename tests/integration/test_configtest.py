@@ -32,6 +32,11 @@ BAD = [
      "uses the database of the main server but sets ShopPopularWindow differently"),
     (VHOST.format(port=1, body="    ShopPlatformURL http://127.0.0.1:9/x"),
      "sets ShopPlatformURL differently"),
+    # issue 22: ShopName is a key of ?auto; a DBDParams that differs only in
+    # sslmode names the same database, hence the same shop and its settings
+    ("ShopName 'shop one'", "ShopName must be 1-64 letters, digits"),
+    ("ShopName a:b", "ShopName must be 1-64 letters, digits"),
+    ('DBDParams "dbname=\'unclosed"', "libpq cannot read its connection string"),
     (VHOST.format(port=1, body="    ShopPlatformDeadAfter 3"),
      "sets ShopPlatformDeadAfter differently"),
     (VHOST.format(port=1, body="    ShopPlatformConnections 4"),

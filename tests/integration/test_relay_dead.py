@@ -141,8 +141,9 @@ def test_refused_event_is_parked_dead_listed_and_redelivered(stack, rx, dead_rel
     assert r.json["outbox"]["dead"] == dead, r.json
     assert r.json["outbox"]["pending"] == pending, r.json
     lines = server_status(dead_relay)
-    assert int(lines["ShopOutboxDead0"]) == dead, lines
-    assert int(lines["ShopOutboxPending0"]) == pending, lines
+    shop = r.json["shop"]
+    assert int(lines["ShopOutboxDead." + shop]) == dead, lines
+    assert int(lines["ShopOutboxPending." + shop]) == pending, lines
 
     # The receiver is fixed; redeliver a's ORDER_PAID (Idempotency-Key works).
     rx.ok()

@@ -20,15 +20,18 @@ def test_server_status_has_a_mod_shop_section(stack):
         before, lines, after = status_around_server_status(stack)
         return (before, lines) if before["popular"] == after["popular"] else None
     status, lines = wait_until(agreeing, 10, "two /admin/status reads in the same second")
+    # the keys carry the shop's name (its ServerName here), not a load-order index
+    shop = status["shop"]
+    assert shop == "127.0.0.1", status
     assert int(lines["ShopJobsPid"]) == status["jobs_pid"]
     pending, dead = map(int, stack.psql(
         "SELECT count(*) FILTER (WHERE dead_at IS NULL), count(*) FILTER (WHERE dead_at IS NOT NULL)"
         " FROM outbox WHERE delivered_at IS NULL").split("|"))
-    assert int(lines["ShopOutboxPending0"]) == pending
-    assert int(lines["ShopOutboxDead0"]) == dead
-    assert int(lines["ShopBreakerOpenSeconds0"]) == -1
+    assert int(lines["ShopOutboxPending." + shop]) == pending
+    assert int(lines["ShopOutboxDead." + shop]) == dead
+    assert int(lines["ShopBreakerOpenSeconds." + shop]) == -1
     assert status["popular"]["generated_at"] is not None, status   # main has a ranking
-    assert int(lines["ShopPopularAge0"]) == status["popular"]["age_seconds"], (lines, status)
+    assert int(lines["ShopPopularAge." + shop]) == status["popular"]["age_seconds"], (lines, status)
     # one pool line per live worker child, none for the jobs process
     pool_pids = {int(k[len("ShopChildPool"):]) for k in lines if k.startswith("ShopChildPool")}
     workers = set(child_pids(stack.main.pid)) - {status["jobs_pid"]}
@@ -38,14 +41,14 @@ def test_server_status_has_a_mod_shop_section(stack):
     # memory), as /admin/status's sold_out_campaigns; one more sold out
     # (its last coupon issued, then refused) is one more, seen again still one.
     sold_out = status["sold_out_campaigns"]
-    assert int(lines["ShopSoldOutCampaigns0"]) == sold_out, (lines, status)
+    assert int(lines["ShopSoldOutCampaigns." + shop]) == sold_out, (lines, status)
     cid = new_campaign(stack, total_quantity=1)["id"]
     issued(stack, new_user(stack), cid)
     assert_problem(issue(stack, new_user(stack), cid), 409, "SOLD_OUT")
     assert ok(request("GET", stack.base + "/admin/status"))["sold_out_campaigns"] == sold_out + 1
-    assert int(server_status(stack)["ShopSoldOutCampaigns0"]) == sold_out + 1
+    assert int(server_status(stack)["ShopSoldOutCampaigns." + shop]) == sold_out + 1
     assert_problem(issue(stack, new_user(stack), cid), 409, "SOLD_OUT")
-    assert int(server_status(stack)["ShopSoldOutCampaigns0"]) == sold_out + 1
+    assert int(server_status(stack)["ShopSoldOutCampaigns." + shop]) == sold_out + 1
 
 
 def test_admin_status_lists_every_childs_pool(stack):

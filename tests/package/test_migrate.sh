@@ -217,4 +217,32 @@ printf 'ServerName x\n' >"$CONF"
 run --from-apache-conf "$CONF"; expect_rc 1 "no DBDParams"; expect_out "no DBDParams" "no DBDParams"
 ok "--from-apache-conf takes the first uncommented DBDParams (quoted or not); --user overrides its user"
 
+# With --user, the site's password (the runtime role's) must not be sent as
+# the owner's: the owner's comes from PGPASSWORD or ~/.pgpass (issue 22).
+# The throwaway cluster trusts local connections; shop_owner gets a password
+# and scram-sha-256 for this part (first pg_hba line wins; rewritten in
+# place so that the file stays postgres's).
+HBA=$STATE/pg/pg_hba.conf
+hba_was=$(cat "$HBA")
+printf 'local shop shop_owner scram-sha-256\n%s\n' "$hba_was" >"$HBA"
+psql_as postgres postgres -c "ALTER ROLE shop_owner PASSWORD 'owner-secret'" -c 'SELECT pg_reload_conf()' >/dev/null
+printf '<VirtualHost *:80>\n    DBDParams "%s password=runtime-secret sslmode=disable"\n</VirtualHost>\n' \
+    "$RUN_DSN" >"$CONF"
+set +e; out=$(PGPASSWORD=owner-secret psql -X -At -h "$SOCK" -U shop_owner -d shop -c 'SELECT 1' 2>&1); rc=$?; set -e
+expect_rc 0 "shop_owner with its password (scram)"
+set +e; out=$(PGPASSWORD=wrong psql -X -At -h "$SOCK" -U shop_owner -d shop -c 'SELECT 1' 2>&1); rc=$?; set -e
+expect_rc 2 "shop_owner with a wrong password"    # the check below can fail, then
+export PGPASSWORD=owner-secret
+run --from-apache-conf "$CONF" --user shop_owner --sql-dir "$SQL_DIR" --dry-run
+expect_rc 0 "--user with PGPASSWORD, the site has password="; expect_out "database shop as shop_owner," "PGPASSWORD"
+unset PGPASSWORD
+printf '*:*:shop:shop_owner:owner-secret\n' >"$STATE/pgpass"; chmod 600 "$STATE/pgpass"
+PGPASSFILE=$STATE/pgpass run --from-apache-conf "$CONF" --user shop_owner --sql-dir "$SQL_DIR" --dry-run
+expect_rc 0 "--user with ~/.pgpass, the site has password="; expect_out "database shop as shop_owner," ".pgpass"
+run --from-apache-conf "$CONF" --user shop_owner --sql-dir "$SQL_DIR" --dry-run
+expect_rc 1 "--user without the owner's password"; expect_out "password" "no password"
+printf '%s\n' "$hba_was" >"$HBA"
+psql_as postgres postgres -c "ALTER ROLE shop_owner PASSWORD NULL" -c 'SELECT pg_reload_conf()' >/dev/null
+ok "--user drops the site's password=: PGPASSWORD and .pgpass give the owner's"
+
 printf '# %d checks passed\n' "$pass"

@@ -210,6 +210,7 @@ static void test_spec_mapping(void **state)
         {SHOP_E_FORBIDDEN,              "FORBIDDEN",              403},
         {SHOP_E_SERVICE_UNAVAILABLE,    "SERVICE_UNAVAILABLE",    503},
         {SHOP_E_BUSY,                   "BUSY",                   503},
+        {SHOP_E_SCHEMA_MISMATCH,        "SCHEMA_MISMATCH",        503},
         {SHOP_E_INTERNAL,               "INTERNAL_ERROR",         500},
     };
     apr_size_t i;
@@ -293,7 +294,8 @@ static void test_retry_after(void **state)
 
     (void)state;
     for (e = SHOP_OK; e < SHOP_E__COUNT; e++) {
-        int want = e == SHOP_E_SERVICE_UNAVAILABLE || e == SHOP_E_BUSY;
+        int want = e == SHOP_E_SERVICE_UNAVAILABLE || e == SHOP_E_BUSY
+                   || e == SHOP_E_SCHEMA_MISMATCH;
         assert_int_equal(shop_err_retry_after((shop_err)e), want);
         assert_int_equal(shop_err_get((shop_err)e)->status == 503, want);
     }

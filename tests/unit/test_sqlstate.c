@@ -6,7 +6,7 @@
 
 #include "shop_sqlstate.h"
 
-#define CLASSES (SHOP_SQLSTATE_INTEGRITY + 1)
+#define CLASSES (SHOP_SQLSTATE_SCHEMA + 1)
 
 static const struct {
     const char *state;
@@ -54,6 +54,10 @@ static const struct {
     {"23503", SHOP_SQLSTATE_INTEGRITY},     /* foreign_key_violation */
     {"23000", SHOP_SQLSTATE_INTEGRITY},
     {"24000", SHOP_SQLSTATE_OTHER},
+    {"42P01", SHOP_SQLSTATE_SCHEMA},        /* undefined_table */
+    {"42883", SHOP_SQLSTATE_SCHEMA},        /* undefined_function */
+    {"42P02", SHOP_SQLSTATE_OTHER},         /* undefined_parameter */
+    {"42703", SHOP_SQLSTATE_OTHER},         /* undefined_column: a bug, not a schema */
     {NULL, SHOP_SQLSTATE_OTHER},
     {"", SHOP_SQLSTATE_OTHER},
     {"0", SHOP_SQLSTATE_OTHER},
@@ -90,6 +94,7 @@ static void test_no_statement(void **state) { (void)state; check_class(SHOP_SQLS
 static void test_data(void **state)         { (void)state; check_class(SHOP_SQLSTATE_DATA); }
 static void test_unique(void **state)       { (void)state; check_class(SHOP_SQLSTATE_UNIQUE); }
 static void test_integrity(void **state)    { (void)state; check_class(SHOP_SQLSTATE_INTEGRITY); }
+static void test_schema(void **state)       { (void)state; check_class(SHOP_SQLSTATE_SCHEMA); }
 static void test_other(void **state)        { (void)state; check_class(SHOP_SQLSTATE_OTHER); }
 
 /* A class added to the enum gets cases here (the tests above name each). */
@@ -114,6 +119,7 @@ int main(void)
         UNIT_TEST(test_data),
         UNIT_TEST(test_unique),
         UNIT_TEST(test_integrity),
+        UNIT_TEST(test_schema),
         UNIT_TEST(test_other),
         UNIT_TEST(test_every_class_has_cases),
     };
