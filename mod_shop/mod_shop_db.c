@@ -24,6 +24,7 @@
  */
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <apr_atomic.h>
 #include <apr_dbd.h>        /* before mod_dbd.h, which needs its types */
@@ -124,10 +125,11 @@ static const char *first_line(apr_pool_t *p, const char *msg)
 
 /*
  * A pooled session the server ended while it sat idle (a restart, a
- * failover, pg_terminate_backend) has left its last words or an EOF on the
- * socket, where an idle session has nothing to read.  It is reset before
- * the request uses it: nothing of this request ran on it, so this costs no
- * answer, while the same error met by a statement would (see classify).
+ * failover, pg_terminate_backend), or one dropped by session_lost, has its
+ * last words or an EOF on the socket, where an idle session has nothing to
+ * read.  It is reset before the request uses it: nothing of this request
+ * ran on it, so this costs no answer, while the same error met by a
+ * statement would (see classify).
  */
 static int ended_while_idle(PGconn *conn)
 {
@@ -209,13 +211,17 @@ static int sqlstate_is(const shop_db *db, const char *code)
 }
 
 /*
- * A session that is gone (or on a server that is going away or is a
- * standby) is reset at once: the old session is dropped, never used
- * again, and the pooled handle holds a new one for the next request
- * (through PgBouncer or a multi-host DBDParams, on the new primary).
- * Whether this request may redo its work is shop_sqlstate_session's
- * call: never when the statement was a commit, never after a failover
- * state; then it answers 503 with Retry-After.
+ * A session that is gone, or on a server that is going away or is a
+ * standby, is never used again.  Whether this request may redo its work
+ * is shop_sqlstate_session's call:
+ *
+ * - REDO (the transaction was rolled back): reset now and go again;
+ * - GIVE_UP (a failover state, or the session lost in a commit): the
+ *   session is dropped (its socket shut down, so the server ends it) and
+ *   the request answers 503 with Retry-After.  The pooled handle goes back
+ *   to mod_dbd with nothing behind it, and its next borrower reconnects
+ *   (fresh_session): later, when the new primary is more likely there,
+ *   rather than now, while the old server is still the one answering.
  */
 static shop_dbrc session_lost(shop_db *db, shop_session_fate fate)
 {
@@ -226,6 +232,10 @@ static shop_dbrc session_lost(shop_db *db, shop_session_fate fate)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, db->r,
                       SHOPLOGNO(00041) "session dropped after [%s]%s: answering 503", db->sqlstate,
                       committing ? " in a commit, outcome unknown" : "");
+        if (PQsocket(db->conn) >= 0) {
+            shutdown(PQsocket(db->conn), SHUT_RDWR);
+        }
+        return SHOP_DB_DOWN;
     }
     PQreset(db->conn);
     if (PQstatus(db->conn) != CONNECTION_OK) {
@@ -234,7 +244,7 @@ static shop_dbrc session_lost(shop_db *db, shop_session_fate fate)
         return SHOP_DB_DOWN;
     }
     conn_state(db);
-    return fate == SHOP_SESSION_REDO ? SHOP_DB_RETRY : SHOP_DB_DOWN;
+    return SHOP_DB_RETRY;
 }
 
 /* Maps a finished libpq result to an outcome, keeping good results. */

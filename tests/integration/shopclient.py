@@ -23,7 +23,7 @@ only here (test_one_home.py checks that no helper name is defined twice).
     all_pages(url, limit) -> (items, pages)
 
   Checks: ok(resp, status=200) -> JSON body; assert_problem(resp, status, code);
-    replayed(resp); ctype(resp); parse_ts(s); utcnow(); new_key()
+    assert_503(resp) (SERVICE_UNAVAILABLE with Retry-After); replayed(resp); ctype(resp); parse_ts(s); utcnow(); new_key()
 
   Database probes: rows, scalar, stock_of, history, db_order, order_count,
     outbox (event types of an order), outbox_rows (relay view of orders' events),
@@ -41,6 +41,7 @@ import contextlib
 import datetime
 import http.client
 import json
+import re
 import socket
 import threading
 import time
@@ -495,6 +496,12 @@ def assert_problem(resp, status, code):
     assert isinstance(p.get("title"), str) and p["title"], resp
     assert isinstance(p.get("detail"), str), resp
     return p
+
+
+def assert_503(resp):
+    """A 503 SERVICE_UNAVAILABLE problem with a numeric Retry-After."""
+    assert_problem(resp, 503, "SERVICE_UNAVAILABLE")
+    assert re.fullmatch(r"\d+", resp.headers.get("retry-after", "")), resp.headers
 
 
 def ledger(stack, uid):
