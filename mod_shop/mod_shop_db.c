@@ -273,6 +273,9 @@ static shop_dbrc classify(shop_db *db, PGresult *res, PGresult **keep)
                   res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
     PQclear(res);
 
+    /* Outside BEGIN .. COMMIT a statement commits by itself; BEGIN is
+     * counted with them: redoing it on a server that is away would only
+     * hold the request for another wait. */
     fate = shop_sqlstate_session(db->sqlstate, PQstatus(db->conn) == CONNECTION_BAD,
                                  db->in_commit || !db->in_tx);
     if (fate != SHOP_SESSION_KEEP) {
