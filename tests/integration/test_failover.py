@@ -46,6 +46,13 @@ def commits_wait(stack):
     stack.psql("ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
     stack.psql("SELECT pg_reload_conf()")
     try:
+        # The reload reaches the postmaster (and so new sessions) a moment
+        # later, and the pooled sessions only at their next signal check:
+        # wait for a new session to see it, then end the pooled ones, which
+        # their next borrower reconnects, with the setting.
+        wait_until(lambda: stack.psql("SHOW synchronous_standby_names") == "nobody", 10,
+                   "synchronous_standby_names in force")
+        shop_sessions_terminated(stack)
         yield
     finally:
         stack.psql("ALTER SYSTEM RESET synchronous_standby_names")
