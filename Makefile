@@ -56,6 +56,14 @@ chaos:
 bench:
 	$(ROOT)/bench/run
 
+# Losing the PostgreSQL primary (issue 25): 10 failovers in a row on a private
+# Patroni cluster (kill -9, switchover, machine lost), order + payment
+# throughput with a synchronous vs an asynchronous standby (~10 minutes);
+# see docs/scaling.md.
+.PHONY: bench-failover
+bench-failover:
+	$(ROOT)/bench/failover
+
 # Flat cost as data grows (issue 13): the routes and the jobs on a small and a
 # large data set (SCALE=1: 1M users, 10M order lines; SCALE=0.1 for a tenth);
 # see docs/performance.md.

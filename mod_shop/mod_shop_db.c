@@ -22,7 +22,9 @@
  * the savepoint live inside one transaction, which PgBouncer keeps on one
  * server connection.
  */
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <apr_atomic.h>
 #include <apr_dbd.h>        /* before mod_dbd.h, which needs its types */
@@ -50,6 +52,7 @@ struct shop_db {
     PGconn *conn;
     shop_conn_state *state;
     int in_tx;
+    int in_commit;          /* the statement running is COMMIT */
     char sqlstate[6];       /* of the last failure, "" if none */
 };
 
@@ -121,6 +124,40 @@ static const char *first_line(apr_pool_t *p, const char *msg)
     return apr_pstrndup(p, msg, strcspn(msg, "\r\n"));
 }
 
+/*
+ * A pooled session the server ended while it sat idle (a restart, a
+ * failover, pg_terminate_backend), or one dropped by session_lost, has its
+ * last words or an EOF on the socket, where an idle session has nothing to
+ * read.  It is reset before the request uses it: nothing of this request
+ * ran on it, so this costs no answer, while the same error met by a
+ * statement would (see classify).
+ */
+static int ended_while_idle(PGconn *conn)
+{
+    struct pollfd pfd;
+
+    pfd.fd = PQsocket(conn);
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    return PQstatus(conn) != CONNECTION_OK
+           || (pfd.fd >= 0 && poll(&pfd, 1, 0) > 0);
+}
+
+static int fresh_session(request_rec *r, shop_site *site, PGconn *conn)
+{
+    if (!ended_while_idle(conn)) {
+        return 1;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  SHOPLOGNO(00044) "pooled session ended while idle: reconnecting");
+    PQreset(conn);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        shop_breaker_failure(r, site, first_line(r->pool, PQerrorMessage(conn)));
+        return 0;
+    }
+    return 1;
+}
+
 shop_dbrc shop_db_open(request_rec *r, shop_db **out)
 {
     return shop_db_open_for(r, r->server, out);
@@ -152,6 +189,10 @@ shop_dbrc shop_db_open_for(request_rec *r, server_rec *s, shop_db **out)
     db->dbd = dbd;
     db->conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
     apr_pool_cleanup_register(r->pool, db, db_release, apr_pool_cleanup_null);
+    if (!fresh_session(r, site, db->conn)) {
+        shop_db_close(db);
+        return SHOP_DB_DOWN;
+    }
     *out = db;
     return SHOP_DB_OK;
 }
@@ -174,12 +215,32 @@ static int sqlstate_is(const shop_db *db, const char *code)
 }
 
 /*
- * A lost connection is reset at once so the next attempt (or the next
- * request on this pooled connection) finds a live session.
+ * A session that is gone, or on a server that is going away or is a
+ * standby, is never used again.  Whether this request may redo its work
+ * is shop_sqlstate_session's call:
+ *
+ * - REDO (the transaction was rolled back): reset now and go again;
+ * - GIVE_UP (a failover state, or the session lost in a commit): the
+ *   session is dropped (its socket shut down, so the server ends it) and
+ *   the request answers 503 with Retry-After.  The pooled handle goes back
+ *   to mod_dbd with nothing behind it, and its next borrower reconnects
+ *   (fresh_session): later, when the new primary is more likely there,
+ *   rather than now, while the old server is still the one answering.
  */
-static shop_dbrc connection_lost(shop_db *db)
+static shop_dbrc session_lost(shop_db *db, shop_session_fate fate)
 {
+    int committing = db->in_commit || !db->in_tx;
+
     db->in_tx = 0;
+    if (fate == SHOP_SESSION_GIVE_UP) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, db->r,
+                      SHOPLOGNO(00045) "session dropped after [%s]%s: answering 503", db->sqlstate,
+                      committing ? " in a commit, outcome unknown" : "");
+        if (PQsocket(db->conn) >= 0) {
+            shutdown(PQsocket(db->conn), SHUT_RDWR);
+        }
+        return SHOP_DB_DOWN;
+    }
     PQreset(db->conn);
     if (PQstatus(db->conn) != CONNECTION_OK) {
         shop_breaker_failure(db->r, site_of(db->s),
@@ -195,6 +256,7 @@ static shop_dbrc classify(shop_db *db, PGresult *res, PGresult **keep)
 {
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     const char *state;
+    shop_session_fate fate;
 
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         db->sqlstate[0] = '\0';
@@ -215,12 +277,15 @@ static shop_dbrc classify(shop_db *db, PGresult *res, PGresult **keep)
                   res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
     PQclear(res);
 
-    if (PQstatus(db->conn) == CONNECTION_BAD) {
-        return connection_lost(db);
+    /* Outside BEGIN .. COMMIT a statement commits by itself; BEGIN is
+     * counted with them: redoing it on a server that is away would only
+     * hold the request for another wait. */
+    fate = shop_sqlstate_session(db->sqlstate, PQstatus(db->conn) == CONNECTION_BAD,
+                                 db->in_commit || !db->in_tx);
+    if (fate != SHOP_SESSION_KEEP) {
+        return session_lost(db, fate);
     }
     switch (shop_sqlstate_classify(db->sqlstate)) {
-    case SHOP_SQLSTATE_CONN_LOST:
-        return connection_lost(db);
     case SHOP_SQLSTATE_RETRY:
         return SHOP_DB_RETRY;
     case SHOP_SQLSTATE_UNAVAILABLE:
@@ -305,25 +370,23 @@ shop_dbrc shop_db_begin(shop_db *db)
 
 shop_dbrc shop_db_commit(shop_db *db)
 {
-    PGresult *res = PQexec(db->conn, "COMMIT");
-    int committed = res && PQresultStatus(res) == PGRES_COMMAND_OK
-                    && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+    PGresult *res;
     shop_dbrc rc;
 
-    if (committed) {
+    db->in_commit = 1;
+    res = PQexec(db->conn, "COMMIT");
+    /* COMMIT of an aborted transaction says ROLLBACK, not an error. */
+    if (res && PQresultStatus(res) == PGRES_COMMAND_OK
+        && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
         PQclear(res);
+        db->in_commit = 0;
         db->in_tx = 0;
-        return SHOP_DB_OK;
+        return SHOP_DB_FAIL;
     }
     rc = classify(db, res, NULL);
+    db->in_commit = 0;
     db->in_tx = 0;
-    /* A connection lost during COMMIT leaves the outcome unknown: not safe
-     * to redo, so the client hears 503 (and may retry with its key). */
-    if (rc == SHOP_DB_RETRY
-        && shop_sqlstate_classify(db->sqlstate) != SHOP_SQLSTATE_RETRY) {
-        return SHOP_DB_DOWN;
-    }
-    return rc == SHOP_DB_OK ? SHOP_DB_FAIL : rc;
+    return rc;
 }
 
 shop_dbrc shop_db_savepoint(shop_db *db)

@@ -36,6 +36,7 @@
 #include "mod_shop_jobs.h"
 #include "mod_shop_schema.h"
 #include "mod_shop_shm.h"
+#include "shop_sqlstate.h"
 
 #define JOBS_POLL apr_time_from_msec(10)    /* how fast a stop is noticed */
 #define JOBS_STOP_WAIT apr_time_from_sec(2) /* for ticks in flight, on a stop */
@@ -97,6 +98,25 @@ PGconn *shop_job_conn(shop_job *job)
     return job->conn;
 }
 
+/*
+ * A session on a server that went away or turned standby (a failover) is
+ * dropped, so the next tick connects again, through PgBouncer or a
+ * multi-host ShopJobDBParams to the new primary, instead of sending its
+ * writes to a standby tick after tick.  Committing: a job's statement
+ * outside a transaction commits by itself.
+ */
+static void drop_if_gone(shop_job *job, const PGresult *res)
+{
+    if (shop_sqlstate_session(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                              PQstatus(job->conn) == CONNECTION_BAD, 1)
+        != SHOP_SESSION_KEEP) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, job->s,
+                     SHOPLOGNO(00046) "%s: session dropped, reconnecting at the next tick", job->name);
+        PQfinish(job->conn);
+        job->conn = NULL;
+    }
+}
+
 static PGresult *job_exec(shop_job *job, const char *sql, int nparams,
                           const char *const *params)
 {
@@ -111,6 +131,7 @@ static PGresult *job_exec(shop_job *job, const char *sql, int nparams,
         && PQresultStatus(res) != PGRES_COMMAND_OK) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, SHOPLOGNO(00013) "shop %s, %s: %s",
                      job->site->name, job->name, PQresultErrorMessage(res));
+        drop_if_gone(job, res);
         PQclear(res);
         return NULL;
     }

@@ -18,7 +18,10 @@ static const struct {
 } table[] = {
     {"40001", SHOP_SQLSTATE_RETRY},
     {"40P01", SHOP_SQLSTATE_RETRY},
-    {"25006", SHOP_SQLSTATE_CONN_LOST},
+    {"25006", SHOP_SQLSTATE_FAILOVER},
+    {"57P01", SHOP_SQLSTATE_FAILOVER},
+    {"57P02", SHOP_SQLSTATE_FAILOVER},
+    {"57P03", SHOP_SQLSTATE_FAILOVER},
     {"53300", SHOP_SQLSTATE_UNAVAILABLE},
     {"55P03", SHOP_SQLSTATE_BUSY},
     {"57014", SHOP_SQLSTATE_BUSY},
@@ -48,4 +51,27 @@ shop_sqlstate_class shop_sqlstate_classify(const char *state)
         }
     }
     return SHOP_SQLSTATE_OTHER;
+}
+
+/*
+ * A session that is gone is never redone when the statement was a commit:
+ * it may have committed (a primary killed while its backend waited for the
+ * synchronous standby has committed locally and says 57P01 or nothing), so
+ * only the client's retry with its Idempotency-Key can find out, and a 200
+ * would claim what nobody confirmed.  Nor after a failover state: the
+ * server is going away or is a standby, the next primary is seconds off,
+ * and a redo on the same route would only hold the request.
+ */
+shop_session_fate shop_sqlstate_session(const char *state, int conn_bad,
+                                        int committing)
+{
+    shop_sqlstate_class cls = shop_sqlstate_classify(state);
+
+    if (cls == SHOP_SQLSTATE_FAILOVER) {
+        return SHOP_SESSION_GIVE_UP;
+    }
+    if (cls != SHOP_SQLSTATE_CONN_LOST && !conn_bad) {
+        return SHOP_SESSION_KEEP;
+    }
+    return committing ? SHOP_SESSION_GIVE_UP : SHOP_SESSION_REDO;
 }

@@ -26,7 +26,7 @@ only here (test_one_home.py checks that no helper name is defined twice).
     all_pages(url, limit) -> (items, pages)
 
   Checks: ok(resp, status=200) -> JSON body; assert_problem(resp, status, code);
-    replayed(resp); ctype(resp); parse_ts(s); utcnow(); new_key()
+    assert_503(resp) (SERVICE_UNAVAILABLE with Retry-After); replayed(resp); ctype(resp); parse_ts(s); utcnow(); new_key()
 
   HTTP caching (RFC 9111): cache_control(resp) -> {directive: value or True};
     shared(resp, cache_control_value=None) -> its ETag (a shared 200: strong ETag,
@@ -606,6 +606,12 @@ def assert_problem(resp, status, code):
     assert isinstance(p.get("title"), str) and p["title"], resp
     assert isinstance(p.get("detail"), str), resp
     return p
+
+
+def assert_503(resp):
+    """A 503 SERVICE_UNAVAILABLE problem with a numeric Retry-After."""
+    assert_problem(resp, 503, "SERVICE_UNAVAILABLE")
+    assert re.fullmatch(r"\d+", resp.headers.get("retry-after", "")), resp.headers
 
 
 def ledger(stack, uid):

@@ -4,22 +4,16 @@ Every pooled connection of every child must come back (mod_dbd reconnects
 without the prepared statements), and no child may die on the way.
 """
 
-import re
 import time
 import uuid
 
-from shopclient import (assert_problem, charge, child_pids, ledger, new_product, new_user, parallel,
-                        request)
+from shopclient import (assert_503, assert_problem, charge, child_pids, ledger, new_product,
+                        new_user, parallel, request)
 
 CRASH_MARKERS = ("Segmentation fault", "exit signal", "AH00052", "AH00051")
 POOL = 64   # MaxRequestWorkers of conf/performance.conf: every worker may hold a connection
 
 
-
-
-def assert_503(r):
-    assert_problem(r, 503, "SERVICE_UNAVAILABLE")
-    assert re.fullmatch(r"\d+", r.headers.get("retry-after", "")), r.headers
 
 
 def use_every_pooled_connection(stack, uid, pid):
