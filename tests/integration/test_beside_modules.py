@@ -24,7 +24,8 @@ import uuid
 
 
 from shopclient import (MODULES, cache_control, charge, funded_user, h2load, ledger,
-                        not_modified, ok, place, product, request, revalidate, shared)
+                        not_modified, ok, place, product, request, revalidate, shared,
+                        wait_until)
 
 REFRESH = 2.0
 
@@ -58,6 +59,8 @@ def x_cache(r):
 def test_mod_cache_serves_popular_until_its_refresh(httpds):
     cached = httpds(MOD_CACHE, "mod-cache")
     url = f"{cached.base}/products/popular"
+    wait_until(lambda: request("GET", url).json.get("generated_at"), 3 * REFRESH + 5,
+               "a first ranking")           # before it, generated_at is null
     seen, deadline = [], time.monotonic() + 3 * REFRESH + 2
     while time.monotonic() < deadline:
         r = request("GET", url)
