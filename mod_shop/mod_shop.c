@@ -283,7 +283,7 @@ static apr_status_t problem_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     }
     apr_brigade_cleanup(bb);
     body = problem_body(r);
-    ap_set_content_type(r, "application/problem+json");
+    ap_set_content_type(r, SHOP_PROBLEM_TYPE);
     ap_set_content_length(r, (apr_off_t)strlen(body));
     apr_table_setn(r->headers_out, "X-Request-Id", shop_request_id(r));
     apr_table_setn(r->headers_out, "Cache-Control", "private, no-store");
