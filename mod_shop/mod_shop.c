@@ -283,7 +283,7 @@ static apr_status_t problem_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     }
     apr_brigade_cleanup(bb);
     body = problem_body(r);
-    ap_set_content_type(r, "application/problem+json");
+    ap_set_content_type(r, SHOP_PROBLEM_TYPE);
     ap_set_content_length(r, (apr_off_t)strlen(body));
     apr_table_setn(r->headers_out, "X-Request-Id", shop_request_id(r));
     apr_table_setn(r->headers_out, "Cache-Control", "private, no-store");
@@ -311,15 +311,16 @@ static int shop_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     shop_srv_cfg_unshare(pconf, s);
     for (vs = s; vs; vs = vs->next) {
         shop_srv_cfg *c = ap_get_module_config(vs->module_config, &shop_module);
-        const char *err;
+        const char *err, *at;
 
         shop_srv_cfg_defaults(c);
-        if ((err = shop_srv_cfg_check(ptemp, c)) != NULL) {
+        if ((err = shop_srv_cfg_check(ptemp, c, &at)) != NULL) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
                          SHOPLOGNO(00034) "%s%s%s", err,
-                         vs->is_virtual ? " in the <VirtualHost> at " : "",
-                         vs->is_virtual ? apr_psprintf(ptemp, "%s:%u", vs->defn_name,
-                                                       vs->defn_line_number) : "");
+                         at ? " (set at " : vs->is_virtual ? " in the <VirtualHost> at " : "",
+                         at ? apr_pstrcat(ptemp, at, ")", NULL)
+                         : vs->is_virtual ? apr_psprintf(ptemp, "%s:%u", vs->defn_name,
+                                                         vs->defn_line_number) : "");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }

@@ -55,6 +55,7 @@ typedef enum {
 
 typedef struct {
     SHOP_SRV_DIRECTIVES(SHOP_FIELD_VALUE, SHOP_FIELD_SETTER)
+    apr_table_t *set_at;        /* directive name -> "file:line" it was set at */
     /* Found when the configuration is checked (mod_shop_sites.c): */
     shop_site *site;            /* the shop this server belongs to, or NULL */
     apr_array_header_t *mounts; /* shop_mount: the <Location>s of the handlers */

@@ -39,6 +39,7 @@ void *shop_create_srv_cfg(apr_pool_t *p, server_rec *s)
 
     (void)s;
     SHOP_SRV_DIRECTIVES(UNSET_VALUE, UNSET_SETTER)
+    c->set_at = apr_table_make(p, 4);
     return c;
 }
 
@@ -52,6 +53,7 @@ void *shop_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     shop_srv_cfg *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
 
     SHOP_SRV_DIRECTIVES(MERGE_VALUE, MERGE_SETTER)
+    c->set_at = apr_table_overlay(p, add->set_at, base->set_at);   /* add's first */
     return c;
 }
 
@@ -89,10 +91,20 @@ void shop_srv_cfg_defaults(shop_srv_cfg *c)
     SHOP_SRV_DIRECTIVES(DEFAULT_VALUE, DEFAULT_SETTER)
 }
 
-/* Settings that depend on each other, after the defaults: NULL or why not. */
-const char *shop_srv_cfg_check(apr_pool_t *p, const shop_srv_cfg *c)
+/*
+ * Settings that depend on each other, after the defaults: NULL or why not,
+ * with *at the "file:line" of the directive to change (NULL when neither
+ * was written: both defaults).  The retention's default follows the
+ * window, so a conflict is in the retention when it was written.
+ */
+const char *shop_srv_cfg_check(apr_pool_t *p, const shop_srv_cfg *c, const char **at)
 {
+    *at = NULL;
     if (c->sales_retention < c->popular_window) {
+        *at = apr_table_get(c->set_at, "ShopSalesRetention");
+        if (*at == NULL) {
+            *at = apr_table_get(c->set_at, "ShopPopularWindow");
+        }
         return apr_psprintf(p, "ShopSalesRetention (%" APR_INT64_T_FMT " s) must be at"
                             " least ShopPopularWindow (%" APR_INT64_T_FMT " s): the"
                             " ranking reads the sales of its whole window",
@@ -136,6 +148,8 @@ static const char *set_value(cmd_parms *cmd, void *dummy, const char *arg)
     if (err) {
         return err;
     }
+    apr_table_setn(c->set_at, cmd->cmd->name, apr_psprintf(cmd->pool, "%s:%d",
+                   cmd->directive->filename, cmd->directive->line_num));
     switch (spec->kind) {
     case KIND_INT:
         err = shop_parse_int64(arg, spec->min, spec->max, &v);
@@ -210,9 +224,17 @@ static const char *set_db_prepare(cmd_parms *cmd, void *dummy, int on)
     return NULL;
 }
 
-static const char *set_job_db_params(cmd_parms *cmd, void *dummy, const char *arg)
+/* Raw arguments: httpd's TAKE1 would answer `""` with "takes one argument". */
+static const char *set_job_db_params(cmd_parms *cmd, void *dummy, const char *args)
 {
+    const char *arg;
+
     (void)dummy;
+    arg = ap_getword_conf(cmd->pool, &args);
+    if (*args != '\0') {
+        return "ShopJobDBParams takes one argument, the libpq connection string"
+               " (quote it when it has spaces)";
+    }
     if (*arg == '\0') {
         return "ShopJobDBParams must not be empty";
     }

@@ -98,7 +98,7 @@
         "on (default): server-side named prepared statements per pooled connection; off:" \
         " unnamed statements (PQexecParams), for a transaction-pooling PgBouncer in" \
         " front of PostgreSQL") \
-    SHOP_SETTER(ShopJobDBParams, job_db_params, const char *, TAKE1, set_job_db_params, \
+    SHOP_SETTER(ShopJobDBParams, job_db_params, const char *, RAW_ARGS, set_job_db_params, \
         NULL, NULL, "libpq connection string of the background jobs; default: the" \
         " DBDParams of the server or virtual host") \
     SHOP_SETTER(ShopName, shop_name, const char *, TAKE1, set_shop_name, NULL, NULL, \

@@ -41,7 +41,8 @@ static void expire_orders(shop_job *job)
     if (res && strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
         /* their stock is back: pages show it within ShopCatalogMaxAge */
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
-                     SHOPLOGNO(00010) "expired %s unpaid orders", PQgetvalue(res, 0, 0));
+                     SHOPLOGNO(00010) "shop %s: expired %s unpaid orders",
+                     job->site->name, PQgetvalue(res, 0, 0));
     }
     PQclear(res);
 }
@@ -69,9 +70,9 @@ static int purge_table(shop_job *job, apr_pool_t *p, shop_sql sql,
         batches++;
     }
     if (total > 0) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s, SHOPLOGNO(00035) "purged %"
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s, SHOPLOGNO(00035) "shop %s: purged %"
                      APR_INT64_T_FMT " rows of %s in %d batches (%" APR_TIME_T_FMT
-                     " us)%s", total, table, batches, apr_time_now() - started,
+                     " us)%s", job->site->name, total, table, batches, apr_time_now() - started,
                      n == PURGE_BATCH ? ", more left" : "");
     }
     return n == PURGE_BATCH;

@@ -4,6 +4,7 @@
  */
 #include <http_protocol.h>
 #include <http_core.h>
+#include <http_log.h>
 #include <apr_lib.h>
 
 #include <libpq-fe.h>
@@ -14,14 +15,30 @@
 #include "shop_validate.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
-#define PROBLEM_TYPE "application/problem+json; charset=utf-8"
+
+/*
+ * httpd's own 400 for a bad request line or header is answered before
+ * post_read_request, where mod_unique_id sets UNIQUE_ID.  Its log id hook
+ * makes one on demand (and UNIQUE_ID reuses r->log_id when it runs later),
+ * so the request still gets a UNIQUE_ID and its error log lines the same.
+ */
+static const char *generated_log_id(request_rec *r)
+{
+    const char *id = NULL;
+
+    if (r->log_id == NULL && ap_run_generate_log_id(r->connection, r, &id) == OK
+        && id != NULL) {
+        r->log_id = id;
+    }
+    return r->log_id;
+}
 
 const char *shop_request_id(request_rec *r)
 {
     const char *id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
 
     if (id == NULL) {
-        id = r->log_id;
+        id = generated_log_id(r);
     }
     if (id == NULL) {
         id = apr_psprintf(r->pool, "%" APR_PID_T_FMT "-%" APR_TIME_T_FMT "-%ld",
@@ -140,7 +157,7 @@ int shop_send_json(request_rec *r, int status, const char *text)
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, ba);
 
     r->status = status;
-    ap_set_content_type(r, status >= 400 ? PROBLEM_TYPE : JSON_TYPE);
+    ap_set_content_type(r, status >= 400 ? SHOP_PROBLEM_TYPE : JSON_TYPE);
     if (shared == NULL) {
         apr_table_setn(r->headers_out, "Cache-Control", PRIVATE_CACHE_CONTROL);
     }

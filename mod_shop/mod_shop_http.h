@@ -13,6 +13,9 @@
 #include "shop_json.h"
 #include "shop_route.h"
 
+/* Every problem+json mod_shop sends, its own and httpd's rewritten ones. */
+#define SHOP_PROBLEM_TYPE "application/problem+json; charset=utf-8"
+
 typedef struct shop_req shop_req;
 typedef struct shop_resp shop_resp;
 

@@ -73,7 +73,8 @@ static int popular_compute(shop_job *job, apr_pool_t *p, const char *key,
     body = shop_popular_render(p, sc->popular_window, at, items, n);
     if (strlen(body) >= SHOP_POPULAR_BODY_MAX) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, job->s,
-                     SHOPLOGNO(00019) "popular ranking too large to publish");
+                     SHOPLOGNO(00019) "shop %s: popular ranking too large to publish",
+                     job->site->name);
         return 0;
     }
     store[0] = key;
@@ -82,8 +83,8 @@ static int popular_compute(shop_job *job, apr_pool_t *p, const char *key,
     PQclear(res);
     if (res != NULL) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job->s,
-                     SHOPLOGNO(00020) "popular ranking computed (%d items, %" APR_TIME_T_FMT
-                     " us)", n, apr_time_now() - started);
+                     SHOPLOGNO(00020) "shop %s: popular ranking computed (%d items, %"
+                     APR_TIME_T_FMT " us)", job->site->name, n, apr_time_now() - started);
     }
     return res != NULL;
 }
@@ -134,7 +135,8 @@ static void popular_adopt(shop_job *job, apr_pool_t *p, const char *key)
                                 apr_atoi64(PQgetvalue(res, 0, 0)))
            == SHOP_POPULAR_TOO_LARGE) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, job->s,
-                     SHOPLOGNO(00033) "popular ranking too large to publish");
+                     SHOPLOGNO(00033) "shop %s: popular ranking too large to publish",
+                     job->site->name);
     }
     PQclear(res);
 }

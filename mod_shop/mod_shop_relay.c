@@ -93,10 +93,10 @@ static void record_failure(shop_job *job, apr_pool_t *p, const char *id,
     PGresult *res = shop_job_query(job, SQL_JOB_RELAY_FAILED, failed);
 
     if (res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, SHOPLOGNO(00031) "event %s"
-                     " parked as dead after %s permanent refusals (last: %s);"
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, job->s, SHOPLOGNO(00031) "shop %s:"
+                     " event %s parked as dead after %s permanent refusals (last: %s);"
                      " POST /admin/outbox/dead/%s/redeliver sends it again",
-                     event_id, PQgetvalue(res, 0, 1), error, event_id);
+                     job->site->name, event_id, PQgetvalue(res, 0, 1), error, event_id);
     }
     PQclear(res);
 }
@@ -225,8 +225,9 @@ static void finish_send(relay_batch_state *b, CURL *curl, CURLcode rc)
     }
     record_failure(&b->rj->job, b->p, PQgetvalue(b->leased, row, 0),
                    PQgetvalue(b->leased, row, 1), error, status);
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, b->rj->job.s, SHOPLOGNO(00022) "event %s"
-                 " not delivered: %s", PQgetvalue(b->leased, row, 1), error);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, b->rj->job.s, SHOPLOGNO(00022) "shop %s:"
+                 " event %s not delivered: %s", b->rj->job.site->name,
+                 PQgetvalue(b->leased, row, 1), error);
 }
 
 /* Fills the free handles while events are left and sends may start. */
@@ -347,7 +348,8 @@ void shop_relay_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *j
 
         if ((rj->multi = curl_multi_init()) == NULL) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, site->s,
-                         SHOPLOGNO(00037) "curl_multi_init failed: no relay");
+                         SHOPLOGNO(00037) "shop %s: curl_multi_init failed: no relay",
+                         site->name);
             return;
         }
         rj->job.name = "relay";

@@ -14,7 +14,9 @@ BAD = [
      "ShopUserAuth not allowed in <Location> context"),
     ('<Location "/api">\n    ShopPopularWindow 1h\n</Location>',
      "ShopPopularWindow not allowed in <Location> context"),
-    ("ShopJobDBParams \"\"", "ShopJobDBParams takes one argument"),
+    # issue 22: the documented message, not httpd's "takes one argument"
+    ("ShopJobDBParams \"\"", "ShopJobDBParams must not be empty"),
+    ("ShopJobDBParams dbname=a dbname=b", "ShopJobDBParams takes one argument"),
     ("ShopUserAuth sometimes", "ShopUserAuth must be 'none' or 'remote-user'"),
     ("ShopPopularTopN 0", "ShopPopularTopN '0'"),
     ("ShopOrderHold 10 minutes", "ShopOrderHold"),
@@ -80,3 +82,16 @@ GOOD = [
 def test_configtest_accepts(stack, conf):
     ok, output = stack.configtest(conf)
     assert ok, output
+
+
+def test_a_setting_conflict_points_at_the_directive(stack):
+    """SHOP00034 names the file:line of the directive to change, not its
+    <VirtualHost> (issue 22)."""
+    ok, output = stack.configtest("ShopPopularWindow 2h\nShopSalesRetention 1h")
+    assert not ok and "SHOP00034" in output, output
+    assert "(set at " in output and "/extra.conf:2)" in output, output
+    # in a virtual host: the directive's line (5), not the <VirtualHost> line (3)
+    ok, output = stack.configtest(VHOST.format(
+        port=1, body='    DBDParams "dbname=other"\n    ShopSalesRetention 1h'))
+    assert not ok and "SHOP00034" in output, output
+    assert "/extra.conf:5)" in output and "<VirtualHost> at" not in output, output

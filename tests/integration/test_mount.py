@@ -5,6 +5,7 @@ an admin route reached through any other path must not exist, or a
 `Require` on <Location /api/admin> could be walked around.
 """
 import json
+import re
 import socket
 
 from shopclient import assert_problem, request
@@ -135,6 +136,13 @@ def test_a_bad_header_under_the_mount_is_problem_json(stack):
     assert lines[0].startswith("HTTP/1.1 400"), answer
     headers = {k.strip().lower(): v.strip() for k, _, v in
                (line.partition(":") for line in lines[1:])}
-    assert headers["content-type"] == "application/problem+json", answer
+    assert headers["content-type"] == "application/problem+json; charset=utf-8", answer
+    # mod_unique_id is loaded: httpd's 400 carries a UNIQUE_ID as every other answer does
+    # (URL-safe base64 of one length), not the fallback "pid-time-connection"
+    other = request("GET", stack.base + "/products").headers["x-request-id"]
+    rid = headers["x-request-id"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{19,}", other), other
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", rid) and len(rid) == len(other), (rid, other)
+    assert rid != other
     problem = json.loads(body)
     assert problem["status"] == 400 and problem["code"] == "INVALID_REQUEST", problem

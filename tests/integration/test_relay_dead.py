@@ -8,6 +8,7 @@ so only the events a test means to refuse are refused. Every check filters
 by the order ids the test itself created.
 """
 
+import re
 import uuid
 
 import pytest
@@ -94,6 +95,10 @@ def test_refused_event_is_parked_dead_listed_and_redelivered(stack, rx, dead_rel
     assert (paid_a["attempts"], paid_a["refusals"], paid_a["last_status"],
             paid_a["last_error"], paid_a["delivered"]) == (2, 2, 400, "HTTP 400", False), paid_a
     assert events(stack, c)[0]["last_status"] == 422
+    # every job log line names its shop (issue 22): several shops share one error log
+    log = dead_relay.error_log()
+    assert re.search(rf"SHOP00031: shop \S+: event {paid_a['event_id']} parked as dead", log), log[-3000:]
+    assert re.search(r"SHOP00022: shop \S+: event \S+ not delivered: HTTP 4", log), log[-3000:]
 
     # The others are not blocked: b goes out.
     wait_until(lambda: events(stack, b)[0]["delivered"], 20, "b delivered", interval=0.1)
