@@ -15,7 +15,7 @@ import time
 
 # Statuses each wrk run is expected to see; anything else is "unexpected".
 EXPECTED = {
-    "popular": {200}, "product": {200}, "products": {200}, "balance": {200},
+    "popular": {200}, "product": {200}, "product_304": {304}, "products": {200}, "balance": {200},
     "coupon": {200}, "product_nocache": {200}, "balance_cached": {200},
     "nocache_order_pay": {200, 201},
     "charge": {200}, "order_pay": {200, 201}, "order_pay_relay": {200, 201}, "coupon_issue": {201, 409},
