@@ -15,12 +15,12 @@ import time
 
 # Statuses each wrk run is expected to see; anything else is "unexpected".
 EXPECTED = {
-    "popular": {200}, "product": {200}, "products": {200}, "balance": {200},
+    "popular": {200}, "product": {200}, "product_304": {304}, "products": {200}, "balance": {200},
     "coupon": {200}, "product_nocache": {200}, "balance_cached": {200},
     "nocache_order_pay": {200, 201},
     "charge": {200}, "order_pay": {200, 201}, "order_pay_relay": {200, 201}, "coupon_issue": {201, 409},
     "coupon_soldout": {409}, "static": {200}, "static_default": {200},
-    "static_nginx": {200},
+    "static_nginx": {200}, "popular_nginx_cache": {200},
     # the flash sale (issue 20): a 503 must carry Retry-After (checked in
     # flash_order.lua); 409 OUT_OF_STOCK only when overloaded (the stock
     # is 10^9: a 409 elsewhere is a bug), SOLD_OUT in the coupon drop

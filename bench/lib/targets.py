@@ -40,7 +40,10 @@ CEILINGS = {
 # name -> route label, ceiling, target ratio (None: for information), p99 limit (ms)
 ROUTES = [
     ("popular", "GET /products/popular", "static_default", 1.6, 10.0),
+    ("popular_nginx_cache", "GET /products/popular through nginx's proxy_cache in front",
+     "static_nginx", None, None),
     ("product", "GET /products/{id}", "static", 0.6, None),
+    ("product_304", "GET /products/{id}, If-None-Match: its ETag (304)", "static", None, None),
     ("products", "GET /products", "static", None, None),
     ("coupon", "GET /coupons/{id}", "static", None, None),
     ("balance", "GET /users/{id}/points", "static", 0.6, None),
@@ -65,8 +68,12 @@ PURCHASE_TARGETS = dict([
     ("order_pay_p99", "order_pay p99 <= 150 ms at 64 connections"),
     ("popular_vs_nginx", "popular req/s >= 0.8 x static_nginx req/s"),
     ("popular_p99", "popular p99 < 5 ms at 64 connections"),
+    ("popular_cache_hits", "through nginx's proxy_cache in front, GET /products/popular is "
+                           "served by the cache: hit ratio >= 0.99 over the run"),
     ("product_vs_popular", "product by id (catalog cache, the default) req/s >= 0.8 x "
                            "popular req/s"),
+    ("product_304_vs_popular", "a product revalidated (If-None-Match, 304 from the catalog "
+                               "cache) req/s >= 1.0 x popular req/s"),
     ("products_vs_popular", "first page of GET /products req/s >= 0.5 x popular req/s"),
     ("coupon_vs_popular", "GET /coupons/{id} req/s >= 0.8 x popular req/s"),
     ("order_pay_vs_nocache", "order_pay ops/s >= 0.9 x order_pay with the catalog cache off "
@@ -332,12 +339,33 @@ def popular_p99(ctx):
     return p99_rows("popular_p99", ctx, "popular", 5.0, True)
 
 
+def popular_cache_hits(ctx, checks):
+    """The cache in front answers popular itself (its log's HITs), its rate
+    beside mod_shop's own."""
+    routes, ceilings, conns = ctx
+    T = []
+    for c in conns:
+        chk = checks.get(("nginx_cache", c))
+        run = rate_of(routes, ceilings, "popular_nginx_cache", c)
+        own = rate_of(routes, ceilings, "popular", c)
+        if chk is None or not chk["requests"] or run is None:
+            T.append(row("popular_cache_hits", c, None, None, None, 0.99, None, "not measured"))
+            continue
+        r = chk["hits"] / chk["requests"]
+        T.append(row("popular_cache_hits", c, r, None, r, 0.99, r >= 0.99,
+                     "%s hits of %s requests; %s req/s through the cache vs mod_shop's own "
+                     "%s req/s" % (thousands(chk["hits"]), thousands(chk["requests"]),
+                                   fmt_rate(run["rps"]), fmt_rate(own["rps"]) if own else "?"),
+                     "hit ratio"))
+    return T
+
+
 def reads_vs_popular(ctx):
     """The catalog reads (from memory by default), balance and its opt-in
     read cache, each against popular; order_pay against itself without the
     catalog cache."""
     T = []
-    for name, threshold in (("product", 0.8), ("products", 0.5), ("coupon", 0.8),
+    for name, threshold in (("product", 0.8), ("product_304", 1.0), ("products", 0.5), ("coupon", 0.8),
                             ("balance", 0.45), ("balance_cached", 0.45)):
         T += ratio_rows(name + "_vs_popular", ctx, name, "popular", 1.0, threshold, "req/s",
                         VS_POPULAR)
@@ -426,6 +454,8 @@ def purchase_targets(routes, ceilings, recs, conns):
     relay_runs, retry_runs = {}, {}
     drain = first(recs, "relay_drain")
     T = order_pay_vs_tpcb(ctx) + order_pay_p99(ctx) + popular_vs_nginx(ctx) + popular_p99(ctx)
+    T += popular_cache_hits(ctx, {(r["name"], r["conns"]): r for r in recs
+                                  if r["kind"] == "check"})
     T += reads_vs_popular(ctx)
     T += relay_vs_payments(routes, conns, relay_runs)
     backlog, max_pending = relay_backlog(routes, relay_runs, drain)
