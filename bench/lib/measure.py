@@ -27,7 +27,7 @@ EXPECTED = {
     "flash_spread": {201, 503}, "flash_one": {201, 503}, "flash_overload": {201, 409, 503},
     "flash_probe": {200}, "flash_coupon_drop": {201, 409, 503},
 }
-ORDER_PAY_RUNS = ("order_pay", "order_pay_relay")
+ORDER_PAY_RUNS = ("order_pay", "order_pay_relay", "nocache_order_pay")
 FLASH_ORDER_RUNS = ("flash_spread", "flash_one", "flash_overload")
 OVERLOAD_RUNS = ("flash_overload",)     # socket errors there are a target, not an error
 
