@@ -227,14 +227,8 @@ static void prober_run(shop_job *job, apr_pool_t *p)
 
 void shop_breaker_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs)
 {
-    shop_job *job = apr_pcalloc(p, sizeof(*job));
+    shop_job *job = shop_job_add(p, site, jobs, "prober", prober_run, NULL);
 
-    job->name = "prober";
-    job->site = site;
-    job->s = site->s;
-    job->sc = ap_get_module_config(site->s->module_config, &shop_module);
     job->interval = job->sc->db_probe_interval;
-    job->run = prober_run;
     job->any_schema = 1;
-    APR_ARRAY_PUSH(jobs, shop_job *) = job;
 }

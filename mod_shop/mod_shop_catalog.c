@@ -18,10 +18,11 @@
  * change committed later than that is still bounded by ShopCatalogMaxAge,
  * past which no entry is served.
  *
- * A failed read (the database away) leaves the cache to ShopCatalogMaxAge;
- * the first read that works again flushes the whole catalog, since changes
- * made meanwhile through a node that could reach the database (or while
- * this one was cut off) may be purged before we read them.
+ * A read that comes more than GAP after the last one that worked (the
+ * database was away, the schema check held the jobs, the jobs process was
+ * starved) flushes the whole catalog first: changes made meanwhile may be
+ * past the window before it reads them.  Derived from the time, not from
+ * a failure seen, so a tick skipped for any reason counts.
  */
 #include <libpq-fe.h>
 
@@ -36,11 +37,14 @@
  * logged, and a database without the log (not migrated) would otherwise
  * have it logged forty times a second. */
 #define RETRY_AFTER_FAILURE apr_time_from_sec(1)
+/* Longer than this between two reads that worked: flush (ticks are
+ * ShopCatalogSync apart; a failed read waits RETRY_AFTER_FAILURE). */
+#define GAP apr_time_from_sec(1)
 
 typedef struct {
     apr_int64_t newest;             /* the newest number applied; -1: not known */
     apr_int64_t ring[RING];
-    int broken;                     /* the last read failed */
+    apr_time_t last_read;           /* the last read that worked; 0: none yet */
     apr_time_t retry_at;            /* after a failed read (logged): not before */
 } catalog_state;
 
@@ -118,15 +122,14 @@ static void catalog_run(shop_job *job, apr_pool_t *p)
         return;
     }
     if ((res = read_changes(job, st, p)) == NULL) {
-        st->broken = 1;
         st->retry_at = apr_time_now() + RETRY_AFTER_FAILURE;
         return;
     }
-    if (st->broken) {
+    if (st->last_read != 0 && apr_time_now() - st->last_read > GAP) {
         shop_cache_forget_site(job->site, 0, 0);
         note(&sync->flushes, sync->flushes + 1);
-        st->broken = 0;
     }
+    st->last_read = apr_time_now();
     for (i = 0; i < PQntuples(res); i++) {
         apply_row(job, st, res, i);
     }
@@ -144,15 +147,8 @@ void shop_catalog_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t 
                                        && site->cache[SHOP_CACHE_PAGES] == NULL)) {
         return;
     }
-    job = apr_pcalloc(p, sizeof(*job));
     st = apr_pcalloc(p, sizeof(*st));
     st->newest = -1;
-    job->name = "catalog";
-    job->site = site;
-    job->s = site->s;
-    job->sc = ap_get_module_config(site->s->module_config, &shop_module);
+    job = shop_job_add(p, site, jobs, "catalog", catalog_run, st);
     job->interval = job->sc->catalog_sync;
-    job->run = catalog_run;
-    job->data = st;
-    APR_ARRAY_PUSH(jobs, shop_job *) = job;
 }

@@ -111,14 +111,8 @@ static void expiry_run(shop_job *job, apr_pool_t *p)
 
 void shop_expiry_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs)
 {
-    shop_job *job = apr_pcalloc(p, sizeof(*job));
+    shop_job *job = shop_job_add(p, site, jobs, "expiry", expiry_run,
+                                 apr_pcalloc(p, sizeof(expiry_state)));
 
-    job->name = "expiry";
     job->interval = EXPIRY_INTERVAL;
-    job->run = expiry_run;
-    job->site = site;
-    job->s = site->s;
-    job->sc = ap_get_module_config(site->s->module_config, &shop_module);
-    job->data = apr_pcalloc(p, sizeof(expiry_state));
-    APR_ARRAY_PUSH(jobs, shop_job *) = job;
 }

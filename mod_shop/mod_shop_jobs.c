@@ -138,6 +138,22 @@ static PGresult *job_exec(shop_job *job, const char *sql, int nparams,
     return res;
 }
 
+shop_job *shop_job_add(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs,
+                       const char *name, void (*run)(shop_job *job, apr_pool_t *p),
+                       void *data)
+{
+    shop_job *job = apr_pcalloc(p, sizeof(*job));
+
+    job->name = name;
+    job->run = run;
+    job->site = site;
+    job->s = site->s;
+    job->sc = ap_get_module_config(site->s->module_config, &shop_module);
+    job->data = data;
+    APR_ARRAY_PUSH(jobs, shop_job *) = job;
+    return job;
+}
+
 /* The jobs' statements live with the others (mod_shop_sql.c); they run
  * unprepared, on connections that only their job uses. */
 PGresult *shop_job_query(shop_job *job, shop_sql id, const char *const *params)

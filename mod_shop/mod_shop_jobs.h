@@ -38,6 +38,13 @@ struct shop_job {
 typedef void (*shop_jobs_fn)(apr_pool_t *p, const shop_site *site,
                              apr_array_header_t *jobs);
 
+/* A job of `site` named `name`, pushed on jobs: its site, server and
+ * settings filled in, its interval and flags left to the caller (most
+ * derive them from job->sc). */
+shop_job *shop_job_add(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs,
+                       const char *name, void (*run)(shop_job *job, apr_pool_t *p),
+                       void *data);
+
 /* Every kind of job the jobs process runs (mod_shop_routes.c). */
 extern const shop_jobs_fn shop_job_kinds[];
 extern const apr_size_t shop_job_kinds_count;

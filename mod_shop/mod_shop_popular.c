@@ -178,19 +178,13 @@ apr_status_t shop_popular_attach(apr_pool_t *pconf, server_rec *s, shop_site *si
 
 void shop_popular_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs)
 {
-    shop_job *job = apr_pcalloc(p, sizeof(*job));
+    shop_job *job = shop_job_add(p, site, jobs, "popular", popular_run, NULL);
 
-    job->name = "popular";
-    job->site = site;
-    job->s = site->s;
-    job->sc = ap_get_module_config(site->s->module_config, &shop_module);
     /* Ticks several times per refresh interval, so a ranking is never
      * more than a quarter interval late (and a restart's new jobs process
      * refreshes a stale one at once). */
     job->interval = job->sc->popular_refresh / 4 < POPULAR_TICK
                     ? job->sc->popular_refresh / 4 : POPULAR_TICK;
-    job->run = popular_run;
-    APR_ARRAY_PUSH(jobs, shop_job *) = job;
 }
 
 /* GET /products/popular: a copy out of shared memory, nothing else.

@@ -207,14 +207,8 @@ void shop_schema_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *
     if (site->dbstate == NULL) {
         return;
     }
-    job = apr_pcalloc(p, sizeof(*job));
-    job->name = "schema check";
-    job->site = site;
-    job->s = site->s;
-    job->sc = ap_get_module_config(site->s->module_config, &shop_module);
+    job = shop_job_add(p, site, jobs, "schema check", schema_run,
+                       apr_pcalloc(p, sizeof(schema_job)));
     job->interval = TICK;
     job->any_schema = 1;
-    job->run = schema_run;
-    job->data = apr_pcalloc(p, sizeof(schema_job));
-    APR_ARRAY_PUSH(jobs, shop_job *) = job;
 }

@@ -114,7 +114,8 @@ def test_psql_edits_reach_the_cache_through_the_change_log(stack):
                             PSQL_BOUND))
     print(f"psql edit seen after {max(took) * 1000:.0f} ms at most")
     status = ok(request("GET", f"{base}/admin/status"))["caches"]["catalog"]["sync"]
-    assert status["changes_applied"] >= 6 and status["lag_ms_max"] >= 0
+    # the sync's first read after its start re-applies up to 5 s of the log
+    assert status["changes_applied"] >= 6 and 0 < status["lag_ms_max"] < 6000, status
 
 
 def test_counts_changed_by_orders_and_issues_are_shown_within_max_age(stack):
