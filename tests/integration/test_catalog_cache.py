@@ -144,8 +144,10 @@ def test_an_outage_leaves_no_stale_entry(stack):
     key = f"ShopCatalogSyncAgeMs.{status['shop']}"
     stack.pg_stop()
     try:
-        wait_until(lambda: int(server_status(stack)[key]) > 200, 10,
-                   "the sync noticing the outage")
+        # an outage longer than the sync's gap rule (1 s between two reads
+        # that worked), so its first read afterwards must flush
+        wait_until(lambda: int(server_status(stack)[key]) > 1500, 10,
+                   "the sync held off by the outage for 1.5 s")
         # the database away (each child's breaker opens on its first
         # failure): the cached product is still answered, from memory
         wait_until(lambda: (lambda r: r.status == 200 and cache_hit(r)
