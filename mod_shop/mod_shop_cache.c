@@ -77,14 +77,17 @@ static void *no_memory(server_rec *s, const char *name, apr_status_t rv)
  * zeroes fresh pages as they are first touched instead.  The layout is
  * written again each generation, which stops every old entry from being
  * served.  A size changed by a restart takes a new block; the old one is
- * the process's until it exits (a bounded leak, once per change).
+ * the process's until it exits (a bounded leak, once per change).  So does
+ * a module whose entry layout differs (an upgrade by graceful restart):
+ * the old generation's children still read the block they know.
  */
 static void *lasting_block(server_rec *s, const shop_site *site, const char *name,
                            apr_size_t bytes, apr_status_t *rv)
 {
     apr_pool_t *pproc = s->process->pool;
-    const char *key = apr_psprintf(pproc, "mod_shop_cache_%s_%s_%" APR_SIZE_T_FMT,
-                                   name, site->key, bytes);
+    const char *key = apr_psprintf(pproc, "mod_shop_cache_%s_%s_%" APR_SIZE_T_FMT "_%"
+                                   APR_SIZE_T_FMT, name, site->key, bytes,
+                                   sizeof(shop_cache_entry));
     void *found = NULL;
     apr_shm_t *shm;
 

@@ -66,13 +66,15 @@ int shop_job_control(shop_job *job, const char *command);
 
 /* ---- the kinds of job (mod_shop_expiry.c, mod_shop_popular.c,
  *      mod_shop_relay.c, mod_shop_breaker.c, mod_shop_catalog.c,
- *      mod_shop_schema.c) --------------------------------------------------- */
+ *      mod_shop_catalog_refresh.c, mod_shop_schema.c) --------------------------------------------------- */
 
 void shop_expiry_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 void shop_popular_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 void shop_relay_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 void shop_breaker_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 void shop_catalog_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
+void shop_catalog_refresh_jobs(apr_pool_t *p, const shop_site *site,
+                               apr_array_header_t *jobs);
 void shop_schema_jobs(apr_pool_t *p, const shop_site *site, apr_array_header_t *jobs);
 
 #endif

@@ -5,12 +5,12 @@
 
 #include "mod_shop.h"
 #include "mod_shop_cache.h"
+#include "mod_shop_products.h"
 #include "mod_shop_routes.h"
 #include "mod_shop_tx.h"
 #include "shop_validate.h"
 
-/* Rows of (id, name, price, stock). */
-static json_t *product_doc(PGresult *res, int row)
+json_t *shop_product_doc(PGresult *res, int row)
 {
     return json_pack("{s:o, s:s, s:o, s:o}",
                      "id", shop_json_i64(PQgetvalue(res, row, 0)),
@@ -45,7 +45,7 @@ static shop_dbrc list_work(shop_req *q, void *ctx, shop_resp *out)
     rows = PQntuples(res);
     items = json_array();
     for (i = 0; i < rows && i < l->limit; i++) {
-        json_array_append_new(items, product_doc(res, i));
+        json_array_append_new(items, shop_product_doc(res, i));
     }
     shop_resp_ok(out, 200, shop_json_own(p, json_pack("{s:o, s:o}",
                  "items", items,
@@ -91,7 +91,7 @@ static shop_dbrc get_work(shop_req *q, void *ctx, shop_resp *out)
                       apr_psprintf(q->r->pool, "no product %s on sale", params[0]));
         return SHOP_DB_OK;
     }
-    shop_resp_ok(out, 200, shop_json_own(q->r->pool, product_doc(res, 0)));
+    shop_resp_ok(out, 200, shop_json_own(q->r->pool, shop_product_doc(res, 0)));
     shop_cache_fill(q, SHOP_CACHE_PRODUCT, g->id, &g->ticket, out);
     return SHOP_DB_OK;
 }

@@ -66,6 +66,7 @@ const shop_jobs_fn shop_job_kinds[] = {
     shop_relay_jobs,
     shop_breaker_jobs,
     shop_catalog_jobs,
+    shop_catalog_refresh_jobs,
 };
 
 const apr_size_t shop_job_kinds_count = sizeof(shop_job_kinds) / sizeof(shop_job_kinds[0]);

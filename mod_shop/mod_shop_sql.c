@@ -268,6 +268,10 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
         " WHERE seq > $1::bigint AND changed_at > clock_timestamp() - $2::bigint"
         "       * interval '1 microsecond'"
         " ORDER BY seq LIMIT 5000", 2},
+    /* shop_product_get's columns for many ids (the catalog refresh job) */
+    [SQL_JOB_PRODUCTS_REFRESH] = {"shop_job_products_refresh",
+        "SELECT p.id, p.name, p.price, " PRODUCT_STOCK("p.id") " FROM products p"
+        " WHERE p.id = ANY($1::bigint[]) AND p.on_sale ORDER BY p.id", 1},
 };
 
 const shop_sql_def *shop_sql_get(shop_sql id)

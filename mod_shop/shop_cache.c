@@ -156,6 +156,9 @@ int shop_cache_get(shop_cache *c, apr_uint64_t key, apr_time_t now,
             || (now - filled_at >= max_age / 4 * 3 && claim_refresh(e, now, max_age))) {
             break;
         }
+        if (__atomic_load_n(&e->read_mark, __ATOMIC_RELAXED) == 0) {
+            __atomic_store_n(&e->read_mark, 1, __ATOMIC_RELAXED);  /* once per fill */
+        }
         count(&c->hits);
         return len;
     }
@@ -252,12 +255,33 @@ void shop_cache_put(shop_cache *c, apr_uint64_t key, apr_uint64_t version,
     __atomic_store_n(&e->version, version, __ATOMIC_RELAXED);
     __atomic_store_n(&e->filled_at, filled_at, __ATOMIC_RELAXED);
     __atomic_store_n(&e->refresh_claim, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->read_mark, 0, __ATOMIC_RELAXED);
     memcpy(e->body, body, len);
     __atomic_store_n(&e->state, SHOP_CACHE_STATE(len, seq + 2u), __ATOMIC_RELEASE);
     count(&c->fills);
     if (evicts) {
         count(&c->evictions);
     }
+}
+
+apr_size_t shop_cache_due(const shop_cache *c, unsigned kind, apr_time_t filled_before,
+                          apr_uint64_t *keys, apr_size_t max)
+{
+    apr_size_t i, found = 0, n = (apr_size_t)c->nsets * SHOP_CACHE_WAYS;
+
+    for (i = 0; i < n && found < max; i++) {
+        const shop_cache_entry *e = shop_cache_entry_at((shop_cache *)c, i);
+        apr_uint64_t state = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+        apr_uint64_t key = __atomic_load_n(&e->key, __ATOMIC_RELAXED);
+
+        if (SHOP_CACHE_UPPER(state) != 0 && !(SHOP_CACHE_SEQ(state) & 1u)
+            && SHOP_CACHE_KEY_KIND(key) == kind
+            && __atomic_load_n(&e->read_mark, __ATOMIC_RELAXED) != 0
+            && __atomic_load_n(&e->filled_at, __ATOMIC_RELAXED) < filled_before) {
+            keys[found++] = key;
+        }
+    }
+    return found;
 }
 
 void shop_cache_forget(shop_cache *c, apr_uint64_t key)

@@ -27,6 +27,12 @@
  * files a new body while the others are still served, so an entry read
  * all the time does not expire under its readers all at once.
  *
+ * The jobs process may also keep entries fresh before their readers have
+ * to: shop_cache_due lists the entries of a kind served since their fill
+ * and older than a time, and it reads them again and files them with
+ * shop_cache_put (the same version rule: taken before its read).  A hit
+ * marks its entry once per fill, so an entry nobody reads is left to age.
+ *
  * Each entry sits behind its own sequence counter (a seqlock): readers copy
  * without a lock and treat a torn copy as a miss; a filler takes the entry
  * by CAS of the counter to odd together with its pid, and a filler that
@@ -64,6 +70,7 @@ typedef struct {
     apr_uint64_t version;               /* shop_cache_version() before the read */
     apr_time_t filled_at;               /* when that read started */
     apr_time_t refresh_claim;           /* a reader refreshing it since; 0: none */
+    apr_uint64_t read_mark;             /* 1: served since its fill (shop_cache_due) */
     char body[];                        /* the table's body_max bytes */
 } shop_cache_entry;
 
@@ -95,6 +102,13 @@ int shop_cache_get(shop_cache *c, apr_uint64_t key, apr_time_t now,
  * a dead filler is reset. */
 void shop_cache_put(shop_cache *c, apr_uint64_t key, apr_uint64_t version,
                     apr_time_t filled_at, const char *body, apr_size_t len);
+
+/* Up to max keys of kind whose entries were served since their fill and
+ * were filled before filled_before: the ones worth reading again ahead of
+ * their readers.  A scan of the whole table (the jobs process, a few
+ * times a second). */
+apr_size_t shop_cache_due(const shop_cache *c, unsigned kind, apr_time_t filled_before,
+                          apr_uint64_t *keys, apr_size_t max);
 
 /* After a write (its commit): the key's entry, every entry of a kind, or
  * every entry stops being served. */

@@ -5,7 +5,9 @@
  * after it; past 3/4 of max_age one reader refreshes while the others are
  * served; a full set evicts the entry filled longest ago, and keys sharing
  * a set never answer for each other; a busy entry only misses while its
- * filler lives, and one whose filler died mid-copy is reclaimed.
+ * filler lives, and one whose filler died mid-copy is reclaimed; the
+ * entries due a refresh are those of the kind served since their fill and
+ * filled before the time asked.
  */
 #include "unit.h"
 
@@ -251,6 +253,43 @@ static void test_layout_fits_its_block(void **state)
     assert_null(shop_cache_init(apr_pcalloc(UNIT_POOL(state), 256), 256, BODY_MAX));
 }
 
+static apr_size_t due(shop_cache *c, unsigned kind, apr_time_t before, apr_uint64_t *keys)
+{
+    return shop_cache_due(c, kind, before, keys, 8);
+}
+
+/* Only entries served since their fill are due, of the kind asked, filled
+ * before the time given; a fill (the refresh) clears the mark, a forgotten
+ * entry is not served and so not marked again. */
+static void test_due_lists_entries_read_since_their_fill(void **state)
+{
+    shop_cache *c = new_table(UNIT_POOL(state), BYTES);
+    apr_uint64_t keys[8];
+
+    put(c, PRODUCT(1), "read");
+    put(c, PRODUCT(2), "unread");
+    put(c, COUPON(3), "coupon");
+    assert_int_equal(due(c, 1, T0 + 1, keys), 0);          /* nothing served yet */
+    assert_int_equal(get(c, PRODUCT(1), T0), 4);
+    assert_int_equal(get(c, PRODUCT(1), T0), 4);
+    assert_int_equal(get(c, COUPON(3), T0), 6);
+    assert_int_equal(due(c, 1, T0, keys), 0);              /* filled at T0: not before */
+    assert_int_equal(due(c, 1, T0 + 1, keys), 1);
+    assert_true(keys[0] == PRODUCT(1));
+    assert_int_equal(due(c, 2, T0 + 1, keys), 1);
+    assert_true(keys[0] == COUPON(3));
+    assert_int_equal(shop_cache_due(c, 1, T0 + 1, keys, 0), 0);   /* max 0 */
+
+    shop_cache_put(c, PRODUCT(1), shop_cache_version(c, PRODUCT(1)), T0 + SEC / 4, "new!", 4);
+    assert_int_equal(due(c, 1, T0 + SEC, keys), 0);        /* refreshed, unread since */
+    assert_int_equal(get(c, PRODUCT(1), T0 + SEC / 2), 4);
+    assert_string_equal(out, "new!");
+    assert_int_equal(due(c, 1, T0 + SEC, keys), 1);
+    shop_cache_forget(c, PRODUCT(1));
+    put(c, PRODUCT(1), "x");
+    assert_int_equal(due(c, 1, T0 + SEC, keys), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +302,7 @@ int main(void)
         UNIT_TEST(test_dead_fillers_entry_is_reclaimed),
         UNIT_TEST(test_oversized_bodies_are_not_cached),
         UNIT_TEST(test_layout_fits_its_block),
+        UNIT_TEST(test_due_lists_entries_read_since_their_fill),
     };
     return UNIT_RUN("cache", tests);
 }
