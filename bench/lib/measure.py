@@ -91,11 +91,16 @@ def wrk_numbers(rec):
     dur = res["duration_us"] / 1e6
     st = {int(k): v for k, v in res.get("status", {}).items()}
     out = wrk_basics(res, dur, st)
+    if "lat_n" in res.get("extra", {}):
+        timed_latencies(out, res["extra"])
     if name in FLASH_ORDER_RUNS or name == "flash_coupon_drop":
         shed_load(out, st, res.get("extra", {}))
     out["unexpected"] = unexpected_statuses(name, st, res.get("extra", {}))
     out.update(socket_errors(rec, out["http_5xx"]))
-    out.update(wrk_context(rec, out["rps"], res["latency_us"]["mean"]))
+    mean_us = res["latency_us"]["mean"]
+    if out.get("timed_by_script"):
+        mean_us = res["extra"]["lat_sum_ms"] * 1000.0 / max(res["extra"]["lat_n"], 1)
+    out.update(wrk_context(rec, out["rps"], mean_us))
     if name in ORDER_PAY_RUNS:
         order_pay_numbers(rec, out, st, dur)
     if name in FLASH_ORDER_RUNS:
@@ -109,6 +114,29 @@ def wrk_numbers(rec):
     out["cpu"] = None if name in ("coupon_issue", "flash_coupon_drop") else cpu_numbers(
         rec, out.get("ops") if name in ORDER_PAY_RUNS else res["requests"])
     return out
+
+
+def timed_percentile(ex, p):
+    """The bucket edge (ms) under which p % of the reads a script timed
+    itself finished (bench/lua/flash_probe.lua: lat_le_<ms>, lat_n)."""
+    edges = sorted((float(k[7:]), v) for k, v in ex.items()
+                   if k.startswith("lat_le_") and k != "lat_le_inf")
+    done = 0
+    for edge, n in edges:
+        done += n
+        if done >= ex["lat_n"] * p / 100.0:
+            return edge
+    return ex.get("lat_max", float("inf"))
+
+
+def timed_latencies(out, ex):
+    """The script's own latencies replace wrk's (kept as wrk_*)."""
+    out["wrk_p50_ms"], out["wrk_p99_ms"] = out["p50_ms"], out["p99_ms"]
+    out["p50_ms"] = timed_percentile(ex, 50)
+    out["p90_ms"] = timed_percentile(ex, 90)
+    out["p99_ms"] = timed_percentile(ex, 99)
+    out["max_ms"] = ex.get("lat_max", out["max_ms"])
+    out["timed_by_script"] = True
 
 
 def wrk_basics(res, dur, st):
