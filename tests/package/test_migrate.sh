@@ -121,6 +121,15 @@ expect_out "$nfunctions function files applied" "first run"
     || fail "orders is not owned by shop_owner"
 ok "first run applies $nfiles migrations, owned by shop_owner"
 
+# deploy.md §3 shows a first run's output and the SCHEMA_MISMATCH detail of an
+# empty database: both go stale with every migration unless checked here.
+migrate_lines() { grep -E '^mod-shop-migrate: (applying|[0-9]+ )' | sed -E 's# from /.*##'; }
+doc_lines=$(migrate_lines <"$DEPLOY_MD")
+[[ $doc_lines == "$(migrate_lines <<<"$out")" ]] ||
+    { diff <(echo "$doc_lines") <(migrate_lines <<<"$out") >&2; fail "deploy.md §3's sample output is not a first run's (< doc, > run)"; }
+grep -qF "module needs $nfiles)" "$DEPLOY_MD" || fail "deploy.md's SCHEMA_MISMATCH sample does not say the module needs $nfiles"
+ok "deploy.md §3 shows what a first run prints ($nfiles migrations, $nfunctions function files)"
+
 run --dsn "$OWNER_DSN" --sql-dir "$SQL_DIR"
 expect_rc 0 "second run"; expect_out "0 applied, schema up to date" "second run"
 expect_no_out "applying" "second run"
