@@ -56,3 +56,13 @@ procs_in_root() {      # uses $R, the root directory
     done
     return 0
 }
+
+# doc_sql NAME: the ```sql block that follows "<!-- test_migrate.sh: NAME -->"
+# in $DEPLOY_MD (docs/deploy.md), as written.
+doc_sql() {
+    awk -v marker="<!-- test_migrate.sh: $1 -->" '
+        index($0, marker) { found = 1; next }
+        found && /^```sql/ { inblock = 1; next }
+        inblock && /^```/ { exit }
+        inblock { print }' "$DEPLOY_MD"
+}

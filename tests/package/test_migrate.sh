@@ -57,14 +57,7 @@ psql_as() {  # psql_as ROLE DB [psql args...]
     PGOPTIONS='-c client_min_messages=warning' \
         psql -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK" -U "$role" -d "$db" "$@"
 }
-# The ```sql block that follows "<!-- test_migrate.sh: NAME -->" in deploy.md.
-doc_sql() {
-    awk -v marker="<!-- test_migrate.sh: $1 -->" '
-        index($0, marker) { found = 1; next }
-        found && /^```sql/ { inblock = 1; next }
-        inblock && /^```/ { exit }
-        inblock { print }' "$DEPLOY_MD"
-}
+. "$ROOT/tests/package/lib.sh"     # doc_sql
 
 # shopctl created a role and database "shop" for the dev stack; the doc's
 # setup creates its own, from scratch.
