@@ -43,7 +43,7 @@
 # Cleanup (a trap, every exit path): apache2 and PostgreSQL by their pid
 # files, then every process whose root is the fresh root, by PID; the network
 # namespace; unmounts in reverse order; the root directory (FRESH_KEEP=1
-# keeps it, unmounted).
+# keeps it, unmounted). The logs stay beside it, in <root>.logs/.
 #
 # Environment:
 #   FRESH_ROOT=dir        where to debootstrap (default: a new /tmp/fresh-root.XXXXXX)
@@ -156,15 +156,16 @@ report() {
     printf '\n'
     log "timings (seconds):"
     local k
-    for k in first_200 debootstrap apt_to_200 build_deps build apt total; do
-        [[ -z ${T[$k]:-} ]] || printf '  %-12s %s\n' "$k" "${T[$k]}"
+    for k in first_200 operator_to_200 debootstrap apt_to_200 build_deps build apt total; do
+        [[ -z ${T[$k]:-} ]] || printf '  %-16s %s\n' "$k" "${T[$k]}"
     done
-    echo "  (first_200: from the first command to the first 200 of /api/health/ready; apt: every"
+    echo "  (first_200: from the first command (debootstrap) to the first 200 of /api/health/ready;"
+    echo "  operator_to_200: the same from the operator's first apt-get on the new machine; apt: every"
     echo "  apt-get of the docs, downloads included, apt_to_200 those before the first 200;"
     echo "  build_deps: make deb installing its build dependencies; build: the rest of make deb)"
     log "load average at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
     if ((${#FAILED[@]})); then log "failed:"; printf '  - %s\n' "${FAILED[@]}"; fi
-    log "logs: $LOGS"
+    log "logs: $LOGS (kept; the root itself is removed unless FRESH_KEEP=1)"
     printf 'fresh-root: %d passed, %d failed\n' "$PASS" "$FAIL"
 }
 trap cleanup EXIT
@@ -233,6 +234,7 @@ http_code() { sh_root "curl -s -o /dev/null -w '%{http_code}' --max-time 5 $1" 2
 mapfile -t APT_LINES < <(awk '/^## 1\. /{s=1; next} /^## /{s=0} s' "$ROOT/docs/deploy.md" |
     grep -E '^apt-get (update|install [a-z])' | sed -E 's/ *#.*//')
 ((${#APT_LINES[@]})) || die "§1 has no apt-get line"
+OPERATOR_START=$SECONDS      # the operator's first command on the new machine
 for line in "${APT_LINES[@]}"; do
     read -r -a args <<<"${line#apt-get }"
     check "§1 $line" apt_doc apt-prereq "${args[@]}" ||
@@ -351,6 +353,7 @@ code=
 first_200() { code=$(http_code "$API/health/ready"); [[ $code == 200 ]]; }
 if poll 60 first_200; then
     T[first_200]=$(elapsed)
+    T[operator_to_200]=$((SECONDS - OPERATOR_START))
     T[apt_to_200]=$APT_S
     pass "§4 first 200: GET /api/health/ready through the system apache2, $(elapsed)s after the first command"
 else
