@@ -57,14 +57,7 @@ psql_as() {  # psql_as ROLE DB [psql args...]
     PGOPTIONS='-c client_min_messages=warning' \
         psql -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK" -U "$role" -d "$db" "$@"
 }
-# The ```sql block that follows "<!-- test_migrate.sh: NAME -->" in deploy.md.
-doc_sql() {
-    awk -v marker="<!-- test_migrate.sh: $1 -->" '
-        index($0, marker) { found = 1; next }
-        found && /^```sql/ { inblock = 1; next }
-        inblock && /^```/ { exit }
-        inblock { print }' "$DEPLOY_MD"
-}
+. "$ROOT/tests/package/lib.sh"     # doc_sql
 
 # shopctl created a role and database "shop" for the dev stack; the doc's
 # setup creates its own, from scratch.
@@ -120,6 +113,15 @@ expect_out "$nfunctions function files applied" "first run"
 [[ $(psql_as shop_owner shop -c "SELECT tableowner FROM pg_tables WHERE tablename = 'orders'") == shop_owner ]] \
     || fail "orders is not owned by shop_owner"
 ok "first run applies $nfiles migrations, owned by shop_owner"
+
+# deploy.md §3 shows a first run's output and the SCHEMA_MISMATCH detail of an
+# empty database: both go stale with every migration unless checked here.
+migrate_lines() { grep -E '^mod-shop-migrate: (applying|[0-9]+ )' | sed -E 's# from /.*##'; }
+doc_lines=$(migrate_lines <"$DEPLOY_MD")
+[[ $doc_lines == "$(migrate_lines <<<"$out")" ]] ||
+    { diff <(echo "$doc_lines") <(migrate_lines <<<"$out") >&2; fail "deploy.md §3's sample output is not a first run's (< doc, > run)"; }
+grep -qF "module needs $nfiles)" "$DEPLOY_MD" || fail "deploy.md's SCHEMA_MISMATCH sample does not say the module needs $nfiles"
+ok "deploy.md §3 shows what a first run prints ($nfiles migrations, $nfunctions function files)"
 
 run --dsn "$OWNER_DSN" --sql-dir "$SQL_DIR"
 expect_rc 0 "second run"; expect_out "0 applied, schema up to date" "second run"
