@@ -27,3 +27,12 @@ function init(args)
         function delay() return opt.delay end   -- wrk looks for it after init()
     end
 end
+
+-- Every status, and apart the 503 BUSY answers that carry Retry-After (the
+-- write gate's "try again", extra.busy_retry_after).
+function response(status, headers, body)
+    bench_count(status)
+    if status == 503 and headers["Retry-After"] and body:find('"code":"BUSY"', 1, true) then
+        bench_add("busy_retry_after")
+    end
+end

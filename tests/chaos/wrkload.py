@@ -84,3 +84,8 @@ def socket_errors(result):
 def not_2xx(result):
     """Answers whose status is not 2xx (wrk's own "status" error counts only >= 400)."""
     return sum(n for code, n in result["status"].items() if not code.startswith("2"))
+
+
+def busy(result):
+    """503 BUSY answers with Retry-After (counted by reload.lua)."""
+    return result.get("extra", {}).get("busy_retry_after", 0)
