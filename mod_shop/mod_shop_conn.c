@@ -90,7 +90,11 @@ static int shop_process_connection(conn_rec *c)
 
 void shop_conn_register(void)
 {
-    /* After mod_http2's and mod_reqtimeout's (APR_HOOK_FIRST), before the
-     * http module's own loop (APR_HOOK_REALLY_LAST), which it replaces. */
-    ap_hook_process_connection(shop_process_connection, NULL, NULL, APR_HOOK_LAST);
+    /* After every other taker of a connection, mod_http2's included (its
+     * HTTP/1 connection hook runs at APR_HOOK_LAST and takes h2 and h2c
+     * connections over; mod_ssl's handshake is at APR_HOOK_MIDDLE), and
+     * before the http module's own loop (APR_HOOK_REALLY_LAST), which
+     * this one replaces. */
+    ap_hook_process_connection(shop_process_connection, NULL, NULL,
+                               APR_HOOK_REALLY_LAST - 1);
 }
