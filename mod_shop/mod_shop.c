@@ -17,6 +17,7 @@
 #include "mod_shop_breaker.h"
 #include "mod_shop_cache.h"
 #include "mod_shop_config.h"
+#include "mod_shop_conn.h"
 #include "mod_shop_db.h"
 #include "mod_shop_gate.h"
 #include "mod_shop_jobs.h"
@@ -450,6 +451,7 @@ static void shop_register_hooks(apr_pool_t *p)
     problem_filter_handle = ap_register_output_filter("SHOP_PROBLEM", problem_filter,
                                                       NULL, AP_FTYPE_CONTENT_SET);
     shop_status_register();
+    shop_conn_register();
 }
 
 module AP_MODULE_DECLARE_DATA shop_module = {

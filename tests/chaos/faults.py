@@ -1,7 +1,8 @@
 """The faults of the chaos suite, and how to see httpd's worker processes.
 
     Workers(stack)(), worker_pids  httpd worker children (not a jobs process)
-    graceful(stack, n, duration)   `apache2 -f <conf> -k graceful` n times
+    graceful(stack, n, duration)   `apache2 -f <conf> -k graceful` n times (or
+                                   shopctl_reload: `scripts/shopctl reload`)
     kill_worker(stack)             kill -9 one worker child, time its replacement
     pg_outage(stack, down)         scripts/shopctl pg-stop, wait, pg-start --no-migrate
     terminate_loop(stack, dur)     pg_terminate_backend of every backend of db shop
@@ -11,6 +12,8 @@ Everything is bounded in time; the processes touched are the stack's own
 (found from its pid files), by PID.
 """
 
+import contextlib
+import io
 import os
 import re
 import signal
@@ -20,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from conftest import ShopctlError
 from shopclient import child_pids, request
 
 JOBS_LINE = re.compile(r"SHOP\d{5}: jobs process (\d+) started")
@@ -32,17 +36,17 @@ def _cmdline(pid):
         return None
 
 
-def jobs_pid(stack):
-    """The dedicated jobs process, if the module has one: GET /admin/status
-    "jobs_pid", else the latest "SHOP00017: jobs process <pid> started" line
-    (logged at level info only)."""
+def jobs_pid(httpd):
+    """The dedicated jobs process of a stack or an HttpdInstance, if the
+    module has one: GET /admin/status "jobs_pid", else the latest
+    "SHOP00017: jobs process <pid> started" line (logged at level info only)."""
     try:
-        r = request("GET", f"{stack.base}/admin/status", timeout=2)
+        r = request("GET", f"{httpd.base}/admin/status", timeout=2)
         if r.status == 200 and isinstance(r.json, dict) and r.json.get("jobs_pid"):
             return int(r.json["jobs_pid"])
     except (OSError, ValueError, TypeError):
         pass
-    found = JOBS_LINE.findall(stack.error_log())
+    found = JOBS_LINE.findall(httpd.error_log())
     return int(found[-1]) if found else None
 
 
@@ -78,7 +82,8 @@ def _holds_socket(pid, inodes):
 
 
 class Workers:
-    """The httpd worker children of a stack, from /proc.
+    """The httpd worker children of a stack's main httpd, or of another
+    HttpdInstance (stack.httpd), from /proc.
 
     A worker is a child of the httpd parent with the parent's cmdline (a
     plain fork) that holds the listening socket. That leaves out a jobs
@@ -88,13 +93,13 @@ class Workers:
     their listeners during a graceful restart.
     """
 
-    def __init__(self, stack):
-        self.stack = stack
-        self.jobs = jobs_pid(stack)
-        self.inodes = _listen_inodes(stack.port)
+    def __init__(self, server):
+        self.httpd = getattr(server, "main", server)     # a Stack: its main httpd
+        self.jobs = jobs_pid(self.httpd)
+        self.inodes = _listen_inodes(self.httpd.port)
 
     def __call__(self):
-        parent = self.stack.main.pid
+        parent = self.httpd.pid
         if parent is None:
             return set()
         pcmd = _cmdline(parent)
@@ -113,7 +118,7 @@ def worker_pids(stack):
     return Workers(stack)()
 
 
-def _poll(fn, timeout, interval=0.01):
+def poll(fn, timeout, interval=0.01):
     deadline = time.monotonic() + timeout
     while True:
         v = fn()
@@ -122,30 +127,50 @@ def _poll(fn, timeout, interval=0.01):
         time.sleep(interval)
 
 
-def graceful(stack, n, duration, log):
-    """n graceful restarts spread over `duration` seconds.
+def apache2_graceful(stack, log):
+    """`apache2 -f <conf> -k graceful`: the signal alone; its exit status."""
+    conf = str(stack.main.dir / "httpd.conf")
+    r = subprocess.run(["apache2", "-f", conf, "-k", "graceful"], capture_output=True,
+                       text=True, stdin=subprocess.DEVNULL, timeout=30)
+    if r.returncode != 0:
+        log(f"  apache2 -k graceful exited {r.returncode}: {r.stderr.strip()}")
+    return r.returncode
+
+
+def shopctl_reload(stack, log):
+    """`scripts/shopctl reload` (what `make reload` runs): render, apache2 -t,
+    the signal, then it waits for the new generation to answer; its exit
+    status."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):     # its chatter
+            stack.shopctl("reload", env=stack.main._env())
+    except ShopctlError as e:
+        log(f"  shopctl reload failed: {e}")
+        return 1
+    return 0
+
+
+def graceful(stack, n, duration, log, restart=apache2_graceful):
+    """n graceful restarts (restart(stack, log) -> exit status) spread over
+    `duration` seconds.
 
     After each, waits (polling, bounded) until the parent has forked the new
     generation's workers, then paces to the next slot. Returns a list of
     dicts: t (monotonic time of the signal), rc, new_workers_s.
     """
-    conf = str(stack.main.dir / "httpd.conf")
     t_begin = time.monotonic()
     out = []
     for k in range(n):
         workers = Workers(stack)
         before = workers()
         t = time.monotonic()
-        r = subprocess.run(["apache2", "-f", conf, "-k", "graceful"], capture_output=True,
-                           text=True, stdin=subprocess.DEVNULL, timeout=30)
-        if r.returncode != 0:
-            log(f"  apache2 -k graceful exited {r.returncode}: {r.stderr.strip()}")
+        rc = restart(stack, log)
         # The new generation's jobs process (if any) never holds the listener.
         # The MPM may start fewer children than it ran before the restart
         # (StartServers, then growth as load needs): one new worker that
         # holds the listener is a new generation at work.
-        ok = _poll(lambda: len(workers() - before) >= 1, 15)
-        out.append({"t": t, "rc": r.returncode,
+        ok = poll(lambda: len(workers() - before) >= 1, 15)
+        out.append({"t": t, "rc": rc,
                     "new_workers_s": (time.monotonic() - t) if ok else None})
         next_slot = t_begin + (k + 1) * duration / n
         while time.monotonic() < next_slot:     # pacing, bounded by the slot
