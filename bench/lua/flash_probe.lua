@@ -30,8 +30,8 @@ end
 -- (mean x rate / connections up to 7, where 1 is consistent) while the
 -- machine was saturated.  The counts per bucket (lat_le_<ms>, lat_n) add
 -- up over the threads; bench/lib/measure.py reads p50/p99 off them.
-local EDGES_MS = { 1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 500,
-                   700, 1000, 1500, 2000, 3000, 5000 }
+local EDGES_MS = { 1, 2, 3, 5, 7, 10, 15, 20, 25, 30, 35, 40, 45, 49, 50, 60, 70, 100, 150,
+                   200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000 }
 local sent
 
 local request_of = request
