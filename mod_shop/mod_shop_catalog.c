@@ -33,12 +33,8 @@
 #define WINDOW 128                  /* re-read below the newest applied */
 #define RING 256                    /* > WINDOW: numbers applied, by number */
 #define RECENT apr_time_from_sec(5) /* how far back a read looks */
-/* After a failed read, the next one waits this long: each failure is
- * logged, and a database without the log (not migrated) would otherwise
- * have it logged forty times a second. */
-#define RETRY_AFTER_FAILURE apr_time_from_sec(1)
 /* Longer than this between two reads that worked: flush (ticks are
- * ShopCatalogSync apart; a failed read waits RETRY_AFTER_FAILURE). */
+ * ShopCatalogSync apart; a failed read waits SHOP_JOB_RETRY_AFTER_FAILURE). */
 #define GAP apr_time_from_sec(1)
 
 typedef struct {
@@ -122,7 +118,7 @@ static void catalog_run(shop_job *job, apr_pool_t *p)
         return;
     }
     if ((res = read_changes(job, st, p)) == NULL) {
-        st->retry_at = apr_time_now() + RETRY_AFTER_FAILURE;
+        st->retry_at = apr_time_now() + SHOP_JOB_RETRY_AFTER_FAILURE;
         return;
     }
     if (st->last_read != 0 && apr_time_now() - st->last_read > GAP) {

@@ -25,8 +25,6 @@
 
 #define REFRESH_MAX 4096                    /* products per tick */
 #define INTERVAL_MIN apr_time_from_msec(10)
-/* A failed read is logged; the next waits this long (as the sync's). */
-#define RETRY_AFTER_FAILURE apr_time_from_sec(1)
 
 typedef struct {
     apr_time_t retry_at;
@@ -84,17 +82,17 @@ static void refresh_run(shop_job *job, apr_pool_t *p)
 {
     refresh_state *st = job->data;
     shop_cache *t = job->site->cache[SHOP_CACHE_CATALOG];
-    apr_uint64_t *keys = apr_palloc(p, REFRESH_MAX * sizeof(*keys));
-    apr_uint64_t *versions;
+    apr_uint64_t *keys, *versions;
     const char *params[1];
-    apr_time_t read_at = apr_time_now();
+    apr_time_t now = apr_time_now(), read_at;
     apr_size_t i, n;
     PGresult *res;
 
-    if (read_at < st->retry_at) {
+    if (now < st->retry_at) {
         return;
     }
-    n = shop_cache_due(t, SHOP_CACHE_PRODUCT, read_at - job->interval, keys, REFRESH_MAX);
+    keys = apr_palloc(p, REFRESH_MAX * sizeof(*keys));
+    n = shop_cache_due(t, SHOP_CACHE_PRODUCT, now - job->interval, keys, REFRESH_MAX);
     if (n == 0) {
         return;
     }
@@ -106,7 +104,7 @@ static void refresh_run(shop_job *job, apr_pool_t *p)
     params[0] = id_array(p, keys, n);
     read_at = apr_time_now();
     if ((res = shop_job_query(job, SQL_JOB_PRODUCTS_REFRESH, params)) == NULL) {
-        st->retry_at = apr_time_now() + RETRY_AFTER_FAILURE;
+        st->retry_at = apr_time_now() + SHOP_JOB_RETRY_AFTER_FAILURE;
         return;
     }
     file_rows(t, res, keys, versions, n, read_at, p);

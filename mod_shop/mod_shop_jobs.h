@@ -38,6 +38,12 @@ struct shop_job {
 typedef void (*shop_jobs_fn)(apr_pool_t *p, const shop_site *site,
                              apr_array_header_t *jobs);
 
+/* A job that ticks often (the catalog's) waits this long after a failed
+ * statement before the next: each failure is logged (SHOP00013), and a
+ * database that is away or not migrated would otherwise have it logged
+ * tens of times a second. */
+#define SHOP_JOB_RETRY_AFTER_FAILURE apr_time_from_sec(1)
+
 /* A job of `site` named `name`, pushed on jobs: its site, server and
  * settings filled in, its interval and flags left to the caller (most
  * derive them from job->sc). */
