@@ -18,11 +18,13 @@
  * change committed later than that is still bounded by ShopCatalogMaxAge,
  * past which no entry is served.
  *
- * A read that comes more than GAP after the last one that worked (the
- * database was away, the schema check held the jobs, the jobs process was
- * starved) flushes the whole catalog first: changes made meanwhile may be
- * past the window before it reads them.  Derived from the time, not from
- * a failure seen, so a tick skipped for any reason counts.
+ * The first read that works after one that failed (the database was
+ * away: changes may have been made through a node that reached it) flushes
+ * the whole catalog first, and so does a read more than GAP after the last
+ * one that worked (the schema check held the jobs, or they were starved),
+ * since changes made meanwhile may be past RECENT before it reads them.
+ * GAP is half of RECENT, so a jobs process starved for a second on a busy
+ * box (a flash sale) does not throw away the catalog its readers live on.
  */
 #include <libpq-fe.h>
 
@@ -34,13 +36,15 @@
 #define RING 256                    /* > WINDOW: numbers applied, by number */
 #define RECENT apr_time_from_sec(5) /* how far back a read looks */
 /* Longer than this between two reads that worked: flush (ticks are
- * ShopCatalogSync apart; a failed read waits SHOP_JOB_RETRY_AFTER_FAILURE). */
-#define GAP apr_time_from_sec(1)
+ * ShopCatalogSync apart); the rest of RECENT is left for commits that
+ * come a while after their change was logged. */
+#define GAP (RECENT / 2)
 
 typedef struct {
     apr_int64_t newest;             /* the newest number applied; -1: not known */
     apr_int64_t ring[RING];
     apr_time_t last_read;           /* the last read that worked; 0: none yet */
+    int failed;                     /* a read failed since last_read */
     apr_time_t retry_at;            /* after a failed read (logged): not before */
 } catalog_state;
 
@@ -119,13 +123,15 @@ static void catalog_run(shop_job *job, apr_pool_t *p)
     }
     if ((res = read_changes(job, st, p)) == NULL) {
         st->retry_at = apr_time_now() + SHOP_JOB_RETRY_AFTER_FAILURE;
+        st->failed = 1;
         return;
     }
-    if (st->last_read != 0 && apr_time_now() - st->last_read > GAP) {
+    if (st->last_read != 0 && (st->failed || apr_time_now() - st->last_read > GAP)) {
         shop_cache_forget_site(job->site, 0, 0);
         note(&sync->flushes, sync->flushes + 1);
     }
     st->last_read = apr_time_now();
+    st->failed = 0;
     for (i = 0; i < PQntuples(res); i++) {
         apply_row(job, st, res, i);
     }

@@ -309,6 +309,18 @@ def until_shown(read, want, what):
     return wait_until(lambda: read() == want, CATALOG_LAG, f"{what} shown as {want}")
 
 
+def catalog_synced(stack, base=None):
+    """Returns once the catalog sync of the httpd at base (default: the
+    stack's) has read every change logged so far: a catalog entry filled
+    after that is not forgotten by an older change (a product's creation)."""
+    seq = int(stack.psql("SELECT coalesce(max(seq), 0) FROM catalog_changes"))
+
+    def synced_to():
+        r = request("GET", f"{base or stack.base}/admin/status")
+        return r.status == 200 and r.json["caches"]["catalog"]["sync"]["last_change"] >= seq
+    wait_until(synced_to, 2, "the catalog sync reading the change log")
+
+
 def wait_until(fn, timeout, what, interval=0.05):
     """Polls fn() until it returns something true; that value, or AssertionError."""
     deadline = time.monotonic() + timeout

@@ -148,8 +148,7 @@ def test_an_outage_leaves_no_stale_entry(stack):
     key = f"ShopCatalogSyncAgeMs.{status['shop']}"
     stack.pg_stop()
     try:
-        # an outage longer than the sync's gap rule (1 s between two reads
-        # that worked), so its first read afterwards must flush
+        # a read of the sync failed, so its first read afterwards must flush
         wait_until(lambda: int(server_status(stack)[key]) > 1500, 10,
                    "the sync held off by the outage for 1.5 s")
         # the database away (each child's breaker opens on its first
