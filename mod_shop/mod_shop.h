@@ -127,6 +127,7 @@ struct shop_site {
     struct shop_catalog_sync *catalog_sync;         /* the sync job's progress */
     shop_breaker breaker;
     struct shop_gate *writes;   /* this child's write admission (mod_shop_gate.c) */
+    volatile apr_uint64_t writes_shared_at;     /* when its share was last set */
 };
 
 /* check_config: reads the configuration tree, fills sc->site and sc->mounts. */

@@ -78,6 +78,11 @@
         "write transactions one child runs at once per shop (the rest wait, see" \
         " ShopBusyWait); keep it below DBDMax so reads always find a connection," \
         " default 8") \
+    SHOP_VALUE(ShopServerWriteConcurrency, server_write_concurrency, INT, 0, 65536, \
+        2 * c->write_concurrency, "write transactions all the children of this server" \
+        " run at once per shop, shared out among the children alive (each at least 1," \
+        " at most ShopWriteConcurrency); 0: no server-wide bound, default twice" \
+        " ShopWriteConcurrency") \
     SHOP_VALUE(ShopBusyWait, busy_wait, DURATION, 0, 60 * SHOP_SEC, SHOP_SEC, \
         "how long a write waits for its turn before it is answered 503 BUSY," \
         " default 1s") \

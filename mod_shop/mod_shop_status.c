@@ -102,23 +102,28 @@ static json_t *database_doc(shop_site *site)
                      "answered_503", (json_int_t)refused);
 }
 
-/* This child's write admission for the shop (ShopWriteConcurrency). */
-static void writes_stats(const shop_site *site, shop_gate_stats *st)
+/* This child's write admission for the shop (ShopWriteConcurrency), its
+ * share of ShopServerWriteConcurrency counted again if stale. */
+static void writes_stats(shop_site *site, shop_gate_stats *st)
 {
     memset(st, 0, sizeof(*st));
     if (site && site->writes) {
+        shop_writes_share_out(site);
         shop_gate_stats_get(site->writes, st);
     }
 }
 
-static json_t *writes_doc(const shop_site *site)
+static json_t *writes_doc(shop_site *site)
 {
+    const shop_srv_cfg *sc = site ? ap_get_module_config(site->s->module_config,
+                                                         &shop_module) : NULL;
     shop_gate_stats st;
 
     writes_stats(site, &st);
-    return json_pack("{s:i, s:i, s:i, s:I, s:I}", "limit", st.limit, "inside", st.inside,
-                     "waiting", st.waiting, "entered", (json_int_t)st.entered,
-                     "refused_busy", (json_int_t)st.refused);
+    return json_pack("{s:i, s:i, s:i, s:i, s:I, s:I}", "limit", st.limit,
+                     "server_limit", sc ? sc->server_write_concurrency : 0,
+                     "inside", st.inside, "waiting", st.waiting,
+                     "entered", (json_int_t)st.entered, "refused_busy", (json_int_t)st.refused);
 }
 
 /* outbox: the backlog, or null while the database cannot tell. */

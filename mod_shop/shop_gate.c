@@ -83,3 +83,24 @@ void shop_gate_stats_get(shop_gate *g, shop_gate_stats *out)
     *out = g->st;
     apr_thread_mutex_unlock(g->mu);
 }
+
+void shop_gate_set_limit(shop_gate *g, int limit)
+{
+    apr_thread_mutex_lock(g->mu);
+    if (limit > g->st.limit) {
+        apr_thread_cond_broadcast(g->cv);
+    }
+    g->st.limit = limit;
+    apr_thread_mutex_unlock(g->mu);
+}
+
+int shop_gate_share(int total, int children, int child_max)
+{
+    int share;
+
+    if (total <= 0) {
+        return child_max;
+    }
+    share = children > 0 ? (total + children - 1) / children : total;
+    return share < 1 ? 1 : share > child_max ? child_max : share;
+}

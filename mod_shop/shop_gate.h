@@ -36,4 +36,14 @@ int shop_gate_enter(shop_gate *g, apr_interval_time_t wait);
 void shop_gate_leave(shop_gate *g);
 void shop_gate_stats_get(shop_gate *g, shop_gate_stats *out);
 
+/* A new limit (>= 1), from now on: holders beyond a lowered one stay until
+ * they leave; a raised one lets waiters in at once. */
+void shop_gate_set_limit(shop_gate *g, int limit);
+
+/* One child's part of a bound for all the children of a server: `total`
+ * spread over `children` (rounded up, so the children together may hold a
+ * few more than `total`), at least 1, at most `child_max`; `total` 0 means
+ * no server-wide bound: `child_max`. */
+int shop_gate_share(int total, int children, int child_max);
+
 #endif

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from shopclient import assert_problem, new_user, request, wait_until
+from shopclient import assert_problem, new_user, ok, request, wait_until
 
 LOCK_HELD = 3           # seconds the test's own transaction holds the row
 
@@ -63,3 +63,37 @@ def test_lock_timeout_is_busy(stack, impatient, keyed):
     assert r.status == 200, r
     assert balance(impatient, uid) == 100
     assert "SHOP00030" not in impatient.error_log(), "answered as a database error"
+
+
+def lock_waiters(stack):
+    """Sessions of the module waiting for a row lock now."""
+    return int(stack.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                          " AND datname = 'shop' AND query LIKE 'WITH u AS (UPDATE users%'"))
+
+
+def test_the_server_wide_write_bound_holds_across_children(stack):
+    """ShopServerWriteConcurrency 2 over the children: however many writes
+    queue behind one locked row, at most 2 of them hold a connection and
+    wait in PostgreSQL (ShopWriteConcurrency alone would let 8 per child)."""
+    conf = "ShopWriteConcurrency 8\nShopServerWriteConcurrency 2\nShopBusyWait 10s\n"
+    with stack.httpd(conf, "server-bound") as inst:
+        children = ok(request("GET", f"{inst.base}/admin/status"))["db_pool"]["children"]
+        assert len(children) >= 2, children      # else the bound is a child's own
+        uid = new_user(inst)
+        holder = hold_row_lock(stack, uid)
+        writers = [threading.Thread(target=request, args=(
+            "POST", f"{inst.base}/users/{uid}/points/charge", {"amount": 1}),
+            kwargs={"timeout": 30}) for _ in range(12)]
+        try:
+            for w in writers:
+                w.start()
+            wait_until(lambda: lock_waiters(stack) >= 1, 2, "a charge waiting for the row")
+            seen = [lock_waiters(stack) for _ in range(10)]
+        finally:
+            holder.join()
+            for w in writers:
+                w.join(30)
+        assert 1 <= max(seen) <= 2, seen
+        status = ok(request("GET", f"{inst.base}/admin/status"))["writes"]
+        assert (status["limit"], status["server_limit"]) == (1, 2), status
+        wait_until(lambda: balance(inst, uid) == 12, 10, "every charge, in turn")

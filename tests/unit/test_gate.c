@@ -161,6 +161,59 @@ static void test_a_full_queue_is_refused_at_once(void **state)
     shop_gate_leave(w.g);
 }
 
+static void test_a_raised_limit_lets_a_waiter_in_at_once(void **state)
+{
+    apr_pool_t *p = UNIT_POOL(state);
+    waiter w = { NULL, 0 };
+    apr_thread_t *th;
+    apr_status_t rv;
+    apr_time_t t0;
+
+    assert_int_equal(shop_gate_create(&w.g, 1, 8, p), APR_SUCCESS);
+    assert_true(shop_gate_enter(w.g, 0));
+    assert_int_equal(apr_thread_create(&th, NULL, wait_long, &w, p), APR_SUCCESS);
+    wait_until_waiting(w.g, 1);
+    t0 = apr_time_now();
+    shop_gate_set_limit(w.g, 2);        /* nobody left: the waiter gets the new place */
+    apr_thread_join(&rv, th);
+    assert_int_equal(w.result, 1);
+    assert_true(apr_time_now() - t0 < MS(1000));
+    shop_gate_leave(w.g);
+    shop_gate_leave(w.g);
+}
+
+static void test_a_lowered_limit_keeps_its_holders_and_admits_no_more(void **state)
+{
+    shop_gate *g;
+    shop_gate_stats st;
+
+    assert_int_equal(shop_gate_create(&g, 3, 8, UNIT_POOL(state)), APR_SUCCESS);
+    assert_true(shop_gate_enter(g, 0));
+    assert_true(shop_gate_enter(g, 0));
+    shop_gate_set_limit(g, 1);
+    assert_false(shop_gate_enter(g, 0));
+    shop_gate_leave(g);
+    assert_false(shop_gate_enter(g, 0));    /* one still inside: the new limit */
+    shop_gate_leave(g);
+    assert_true(shop_gate_enter(g, 0));
+    shop_gate_stats_get(g, &st);
+    assert_int_equal(st.limit, 1);
+    assert_int_equal(st.inside, 1);
+    shop_gate_leave(g);
+}
+
+static void test_a_server_bound_is_shared_by_the_children(void **state)
+{
+    (void)state;
+    assert_int_equal(shop_gate_share(16, 2, 8), 8);
+    assert_int_equal(shop_gate_share(16, 3, 8), 6);     /* rounded up: 18 in all */
+    assert_int_equal(shop_gate_share(16, 9, 8), 2);
+    assert_int_equal(shop_gate_share(16, 40, 8), 1);    /* every child keeps one */
+    assert_int_equal(shop_gate_share(16, 1, 8), 8);     /* never above a child's own */
+    assert_int_equal(shop_gate_share(16, 0, 8), 8);     /* no count: the child's own */
+    assert_int_equal(shop_gate_share(0, 9, 8), 8);      /* no server-wide bound */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +221,9 @@ int main(void)
         UNIT_TEST(test_a_wait_runs_out_at_its_bound),
         UNIT_TEST(test_a_leaver_hands_its_place_to_a_waiter),
         UNIT_TEST(test_a_full_queue_is_refused_at_once),
+        UNIT_TEST(test_a_raised_limit_lets_a_waiter_in_at_once),
+        UNIT_TEST(test_a_lowered_limit_keeps_its_holders_and_admits_no_more),
+        UNIT_TEST(test_a_server_bound_is_shared_by_the_children),
     };
     return UNIT_RUN("gate", tests);
 }
