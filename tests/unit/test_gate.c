@@ -120,64 +120,60 @@ static void wait_until_waiting(shop_gate *g, int n)
     fail_msg("never saw %d waiters", n);
 }
 
+/* A gate of one place, taken, and a thread waiting (5 s at most) for it. */
+static apr_thread_t *full_gate_with_a_waiter(waiter *w, int queue, apr_pool_t *p)
+{
+    apr_thread_t *th;
+
+    assert_int_equal(shop_gate_create(&w->g, 1, queue, p), APR_SUCCESS);
+    assert_true(shop_gate_enter(w->g, 0));
+    assert_int_equal(apr_thread_create(&th, NULL, wait_long, w, p), APR_SUCCESS);
+    wait_until_waiting(w->g, 1);
+    return th;
+}
+
+/* The waiter got in, woken (not timed out) after t0. */
+static void waiter_got_in(apr_thread_t *th, waiter *w, apr_time_t t0)
+{
+    apr_status_t rv;
+
+    apr_thread_join(&rv, th);
+    assert_int_equal(w->result, 1);
+    assert_true(apr_time_now() - t0 < MS(1000));
+}
+
 static void test_a_leaver_hands_its_place_to_a_waiter(void **state)
 {
-    apr_pool_t *p = UNIT_POOL(state);
     waiter w = { NULL, 0 };
-    apr_thread_t *th;
-    apr_status_t rv;
-    apr_time_t t0;
+    apr_thread_t *th = full_gate_with_a_waiter(&w, 8, UNIT_POOL(state));
+    apr_time_t t0 = apr_time_now();
 
-    assert_int_equal(shop_gate_create(&w.g, 1, 8, p), APR_SUCCESS);
-    assert_true(shop_gate_enter(w.g, 0));
-    assert_int_equal(apr_thread_create(&th, NULL, wait_long, &w, p), APR_SUCCESS);
-    wait_until_waiting(w.g, 1);
-    t0 = apr_time_now();
     shop_gate_leave(w.g);
-    apr_thread_join(&rv, th);
-    assert_int_equal(w.result, 1);
-    assert_true(apr_time_now() - t0 < MS(1000));    /* woken, not timed out */
+    waiter_got_in(th, &w, t0);
     shop_gate_leave(w.g);
 }
 
 static void test_a_full_queue_is_refused_at_once(void **state)
 {
-    apr_pool_t *p = UNIT_POOL(state);
     waiter w = { NULL, 0 };
-    apr_thread_t *th;
-    apr_status_t rv;
-    apr_time_t t0;
+    apr_thread_t *th = full_gate_with_a_waiter(&w, 1, UNIT_POOL(state));
+    apr_time_t t0 = apr_time_now();
 
-    assert_int_equal(shop_gate_create(&w.g, 1, 1, p), APR_SUCCESS);
-    assert_true(shop_gate_enter(w.g, 0));
-    assert_int_equal(apr_thread_create(&th, NULL, wait_long, &w, p), APR_SUCCESS);
-    wait_until_waiting(w.g, 1);
-    t0 = apr_time_now();
     assert_false(shop_gate_enter(w.g, MS(5000)));  /* the one queue place is taken */
     assert_true(apr_time_now() - t0 < MS(1000));
     shop_gate_leave(w.g);
-    apr_thread_join(&rv, th);
-    assert_int_equal(w.result, 1);
+    waiter_got_in(th, &w, t0);
     shop_gate_leave(w.g);
 }
 
 static void test_a_raised_limit_lets_a_waiter_in_at_once(void **state)
 {
-    apr_pool_t *p = UNIT_POOL(state);
     waiter w = { NULL, 0 };
-    apr_thread_t *th;
-    apr_status_t rv;
-    apr_time_t t0;
+    apr_thread_t *th = full_gate_with_a_waiter(&w, 8, UNIT_POOL(state));
+    apr_time_t t0 = apr_time_now();
 
-    assert_int_equal(shop_gate_create(&w.g, 1, 8, p), APR_SUCCESS);
-    assert_true(shop_gate_enter(w.g, 0));
-    assert_int_equal(apr_thread_create(&th, NULL, wait_long, &w, p), APR_SUCCESS);
-    wait_until_waiting(w.g, 1);
-    t0 = apr_time_now();
     shop_gate_set_limit(w.g, 2);        /* nobody left: the waiter gets the new place */
-    apr_thread_join(&rv, th);
-    assert_int_equal(w.result, 1);
-    assert_true(apr_time_now() - t0 < MS(1000));
+    waiter_got_in(th, &w, t0);
     shop_gate_leave(w.g);
     shop_gate_leave(w.g);
 }
