@@ -190,13 +190,23 @@ def test_a_product_read_steadily_is_refreshed_ahead_of_its_readers(stack, short_
         time.sleep(0.01)                # pacing: a reader every 10 ms
     assert reads > 50 and len(misses) <= 3, (reads, misses)
 
-    stack.psql(f"""UPDATE product_stock SET stock = stock + 5
-                    WHERE (product_id, bucket) = (SELECT product_id, min(bucket) FROM product_stock
-                                                   WHERE product_id = {first.json['id']}
-                                                   GROUP BY product_id)""")
-    shown = wait_until(lambda: (lambda r: r if r.json["stock"] == 11 else None)(get_ok(url)),
-                       CATALOG_LAG, "the new stock")
-    assert cache_hit(shown), shown       # the jobs process read it, no request did
+    # A stock edit behind the module's back: the first answer that shows it
+    # is a hit when the jobs process read it, no request did.  Without the
+    # job every round's first answer is a miss; a round on a loaded box can
+    # also miss (a tick late past the max age), so three rounds, one hit.
+    firsts = []
+    for stock in (11, 16, 21):
+        stack.psql(f"""UPDATE product_stock SET stock = stock + 5
+                        WHERE (product_id, bucket) = (SELECT product_id, min(bucket)
+                                                        FROM product_stock
+                                                       WHERE product_id = {first.json['id']}
+                                                       GROUP BY product_id)""")
+        shown = wait_until(lambda: (lambda r: r if r.json["stock"] == stock else None)(
+            get_ok(url)), CATALOG_LAG, f"the new stock {stock}")
+        firsts.append(cache_hit(shown))
+        if cache_hit(shown):
+            break
+    assert any(firsts), firsts
 
 
 @pytest.fixture(scope="module")
