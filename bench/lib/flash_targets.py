@@ -24,7 +24,8 @@ from measure import OVERLOAD_RUNS, first, without_kind, wrk_numbers
 from render import fmt_ms, fmt_rate, thousands
 from targets import rate_of, run_problems
 
-FLASH_RUNS = ("flash_spread", "flash_one", "flash_overload", "flash_probe", "flash_coupon_drop")
+FLASH_RUNS = ("flash_spread", "flash_one", "flash_overload", "flash_probe", "flash_probe_spread",
+              "flash_coupon_drop")
 
 FLASH_TARGETS = {
     "one_product_vs_spread": "orders/s with every order on one product >= 0.8 x orders/s "
