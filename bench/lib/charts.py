@@ -6,7 +6,8 @@
 writes OUT_DIR/bench-throughput.png (each route's req/s or ops/s against
 the reference it is judged by, one panel per concurrency, log scale) and
 OUT_DIR/bench-latency.png (p50 / p90 / p99 per route and reference, one
-panel per concurrency, log scale). bench/lib/report.py runs it with
+panel per concurrency, log scale) and OUT_DIR/bench-flash.png (the flash
+sale: orders/s and p99 against connections, one product vs spread). bench/lib/report.py runs it with
 Debian's python3 (python3-matplotlib, Agg backend: no display needed);
 `make bench` draws into docs/img/, smoke mode into its temp directory.
 """
@@ -18,6 +19,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 # (route, reference, factor applied to the reference, label, target ratio)
 PAIRS = [
@@ -139,6 +141,42 @@ def latency(res, path):
     return True
 
 
+def flash_points(res, name):
+    """[(connections, run)] of a flash-sale run, by connections."""
+    runs = res.get("flash_sale", {}).get("runs", {}).get(name, {})
+    return sorted((int(c), run) for c, run in runs.items())
+
+
+def flash(res, path):
+    """Orders/s and p99 against connections: one product (its overload run
+    included) vs the same orders spread over many products."""
+    one = flash_points(res, "flash_one") + flash_points(res, "flash_overload")
+    spread = flash_points(res, "flash_spread")
+    if not one or not spread:
+        return False
+    fig, (rate_ax, p99_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for points, label, color in ((spread, "spread over many products", "#bbbbbb"),
+                                 (one, "one product", "#2b7bba")):
+        xs = [c for c, _ in points]
+        rate_ax.plot(xs, [run["rps"] for _, run in points], "o-", color=color, label=label)
+        p99_ax.plot(xs, [run["p99_ms"] for _, run in points], "o-", color=color, label=label)
+    for ax, ylabel in ((rate_ax, "orders/s (201s)"), (p99_ax, "p99 ms")):
+        ax.set_xscale("log")
+        ax.set_xticks(sorted({c for c, _ in one + spread}))
+        ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_xlabel("connections (log scale; the last one-product point is the overload run)")
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.25)
+        ax.legend(fontsize=8)
+    fig.suptitle("flash sale: one product vs spread (%s, %s)" % (
+        res.get("generated_at", ""), res.get("mode", "")), fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def main(argv):
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -146,7 +184,8 @@ def main(argv):
     with open(argv[1]) as f:
         res = json.load(f)
     os.makedirs(argv[2], exist_ok=True)
-    for name, fn in (("bench-throughput.png", throughput), ("bench-latency.png", latency)):
+    for name, fn in (("bench-throughput.png", throughput), ("bench-latency.png", latency),
+                     ("bench-flash.png", flash)):
         path = os.path.join(argv[2], name)
         if fn(res, path):
             print("chart: %s" % path)
