@@ -68,6 +68,16 @@ def rate_of(res, name, c):
     return run if isinstance(run, (int, float)) else run.get("rps")
 
 
+def finish(fig, res, title, path, rect):
+    """Titles a chart with the run it shows, lays it out and writes it."""
+    fig.suptitle("%s (%s, %s)" % (title, res.get("generated_at", ""), res.get("mode", "")),
+                 fontsize=10)
+    fig.tight_layout(rect=rect)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def throughput(res, path):
     conns = res["concurrency"]
     pairs = [p for p in PAIRS if any(rate_of(res, p[0], c) is not None
@@ -101,12 +111,8 @@ def throughput(res, path):
     handles = [plt.Rectangle((0, 0), 1, 1, color=k) for k in ("#2b7bba", "#d95f02", "#bbbbbb")]
     fig.legend(handles, ["route, ratio target met", "route, ratio target missed", "reference"],
                loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.suptitle("mod_shop: each route against its reference (%s, %s)" % (
-        res.get("generated_at", ""), res.get("mode", "")), fontsize=10)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return finish(fig, res, "mod_shop: each route against its reference", path,
+                  (0, 0.05, 1, 0.96))
 
 
 def latency(res, path):
@@ -133,12 +139,8 @@ def latency(res, path):
         ax.set_title("%s connections" % c, fontsize=10)
         ax.grid(axis="y", which="both", alpha=0.25)
         ax.legend(fontsize=8, ncol=3)
-    fig.suptitle("latency per run: wrk (HTTP) and pgbench (pg_*) (%s, %s)" % (
-        res.get("generated_at", ""), res.get("mode", "")), fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return finish(fig, res, "latency per run: wrk (HTTP) and pgbench (pg_*)", path,
+                  (0, 0, 1, 0.97))
 
 
 def flash_points(res, name):
@@ -169,12 +171,7 @@ def flash(res, path):
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.25)
         ax.legend(fontsize=8)
-    fig.suptitle("flash sale: one product vs spread (%s, %s)" % (
-        res.get("generated_at", ""), res.get("mode", "")), fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.94))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return finish(fig, res, "flash sale: one product vs spread", path, (0, 0, 1, 0.94))
 
 
 def main(argv):
