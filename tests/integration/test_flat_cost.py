@@ -19,7 +19,8 @@ import threading
 
 from shopclient import (assert_problem, bulk_users, cancel, funded_user, issue, issued,
                         new_campaign, new_user, ok, parallel, pay, pid_alive, place, product,
-                        remaining, request, rows, scalar, until_shown, wait_until)
+                        remaining, request, rows, scalar, until_answered, until_shown,
+                        wait_until)
 
 
 def counts(stack, cid):
@@ -57,7 +58,8 @@ def test_remaining_exact_through_issues_and_refusals(stack):
     assert_exact(stack, cid, 20, 5)
     # the rest concurrently, with more users than coupons: exact at 0
     more = bulk_users(stack, 40, "flat")
-    rs = parallel(40, lambda i: issue(stack, more[i], cid, timeout=60), timeout=120)
+    rs = parallel(40, lambda i: until_answered(lambda: issue(stack, more[i], cid, timeout=60)),
+                  timeout=120)
     assert sorted(r.status for r in rs) == [201] * 15 + [409] * 25
     assert_exact(stack, cid, 20, 20)
     # every stripe moved with its slots
