@@ -44,8 +44,8 @@ typedef struct {
     apr_int64_t newest;             /* the newest number applied; -1: not known */
     apr_int64_t ring[RING];
     apr_time_t last_read;           /* the last read that worked; 0: none yet */
-    int failed;                     /* a read failed since last_read */
-    apr_time_t retry_at;            /* after a failed read (logged): not before */
+    apr_time_t retry_at;            /* after a failed read (logged): not before;
+                                     * past last_read: a read failed since */
 } catalog_state;
 
 static void note(volatile apr_uint64_t *field, apr_uint64_t value)
@@ -123,15 +123,14 @@ static void catalog_run(shop_job *job, apr_pool_t *p)
     }
     if ((res = read_changes(job, st, p)) == NULL) {
         st->retry_at = apr_time_now() + SHOP_JOB_RETRY_AFTER_FAILURE;
-        st->failed = 1;
         return;
     }
-    if (st->last_read != 0 && (st->failed || apr_time_now() - st->last_read > GAP)) {
+    if (st->last_read != 0 && (st->retry_at > st->last_read
+                               || apr_time_now() - st->last_read > GAP)) {
         shop_cache_forget_site(job->site, 0, 0);
         note(&sync->flushes, sync->flushes + 1);
     }
     st->last_read = apr_time_now();
-    st->failed = 0;
     for (i = 0; i < PQntuples(res); i++) {
         apply_row(job, st, res, i);
     }
