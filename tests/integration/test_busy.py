@@ -27,11 +27,11 @@ def hold_row_lock(stack, uid):
         f"BEGIN; SELECT 1 FROM users WHERE id = {uid} FOR UPDATE;"
         f" SELECT pg_sleep({LOCK_HELD}); COMMIT;",))
     t.start()
+    # in pg_sleep: the SELECT ... FOR UPDATE before it has run
     wait_until(lambda: stack.psql(
         "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'BEGIN; SELECT 1 FROM users%'"
-        " AND state = 'active' AND pid <> pg_backend_pid()") == "1", 5,
+        " AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()") == "1", 5,
         "the test's transaction to hold the row")
-    time.sleep(0.2)     # the SELECT ... FOR UPDATE has run: pg_sleep is next
     return t
 
 
