@@ -435,6 +435,7 @@ static void shop_child_init(apr_pool_t *pchild, server_rec *s)
     shop_children_claim();
     shop_breaker_child_init(pchild);
     shop_gates_child_init(pchild);
+    shop_coupons_child_init(pchild);
 }
 
 static void shop_register_hooks(apr_pool_t *p)

@@ -127,6 +127,8 @@ struct shop_site {
     struct shop_catalog_sync *catalog_sync;         /* the sync job's progress */
     shop_breaker breaker;
     struct shop_gate *writes;   /* this child's write admission (mod_shop_gate.c) */
+    struct shop_batch *issues;  /* this child's coupon issues, batched
+                                   (mod_shop_coupons.c); NULL: one by one */
     volatile apr_uint64_t writes_shared_at;     /* when its share was last set */
 };
 

@@ -5,10 +5,24 @@
  * Issue is exact in the database (one slot row per coupon, claimed with
  * SKIP LOCKED); once any child has seen a campaign sold out, shared memory
  * says so, and an issue for it costs one indexed read instead of a claim.
+ *
+ * In a coupon drop the cost of an issue is its transaction, so a child
+ * batches them (ShopIssueBatch, shop_batch.h): the issues that arrive
+ * while one batch runs form the next, and their leader claims them all in
+ * one statement (shop_issue_coupons), holding one place of the write gate
+ * and one pooled connection.  The batch answers what it can answer
+ * exactly (OK, ALREADY_ISSUED, USER_NOT_FOUND); any other request, and
+ * all of a batch that failed, then issue alone, through shop_issue_coupon,
+ * which gives every answer of the contract.  A request with an
+ * Idempotency-Key always issues alone (its key is stored in its own
+ * transaction).
  */
+#include <stdlib.h>
+
 #include <libpq-fe.h>
 
 #include "mod_shop.h"
+#include "shop_batch.h"
 #include "mod_shop_cache.h"
 #include "mod_shop_routes.h"
 #include "mod_shop_shm.h"
@@ -80,6 +94,132 @@ static shop_dbrc sold_out_work(shop_req *q, void *ctx, shop_resp *out)
     return issue_work(q, ctx, out);
 }
 
+/* A request's part in a batch: what it asks, and the leader's answer in
+ * memory the leader allocates and the request frees (the leader's own
+ * request may be gone before this one reads it). */
+typedef struct {
+    apr_int64_t user_id;
+    apr_int64_t coupon_id;
+    char *outcome;          /* NULL: the batch failed */
+    char *detail;
+} issue_part;
+
+typedef struct {
+    shop_batch_item **items;
+    int n;
+} issue_batch;
+
+static const char *id_array(apr_pool_t *p, const issue_batch *b, int coupons)
+{
+    char *text = apr_palloc(p, (apr_size_t)b->n * 21 + 3), *at = text;
+    int i;
+
+    *at++ = '{';
+    for (i = 0; i < b->n; i++) {
+        const issue_part *part = b->items[i]->data;
+        at += apr_snprintf(at, 22, "%s%" APR_INT64_T_FMT, i ? "," : "",
+                           coupons ? part->coupon_id : part->user_id);
+    }
+    strcpy(at, "}");
+    return text;
+}
+
+static char *own_copy(const char *text)
+{
+    char *copy = strdup(text);
+
+    return copy ? copy : strdup("");    /* NULL only for the outcome: failed */
+}
+
+static shop_dbrc batch_work(shop_req *q, void *ctx, shop_resp *out)
+{
+    issue_batch *b = ctx;
+    const char *params[2] = { id_array(q->r->pool, b, 0), id_array(q->r->pool, b, 1) };
+    PGresult *res;
+    shop_dbrc rc = shop_db_exec(q->db, SQL_COUPON_ISSUE_BATCH, params, &res);
+    int row;
+
+    if (rc != SHOP_DB_OK) {
+        return rc;
+    }
+    for (row = 0; row < PQntuples(res); row++) {
+        int i = atoi(PQgetvalue(res, row, 0)) - 1;
+        issue_part *part = i >= 0 && i < b->n ? b->items[i]->data : NULL;
+
+        if (part && part->outcome == NULL) {
+            part->outcome = strdup(PQgetvalue(res, row, 1));
+            part->detail = own_copy(PQgetvalue(res, row, 2));
+        }
+    }
+    out->commit = 1;
+    return SHOP_DB_OK;
+}
+
+/* The leader: the batch's statement, then every part answered (a failed
+ * batch leaves the outcomes NULL), then the lead handed on. */
+static void lead_batch(shop_req *q, shop_batch *batch, shop_batch_item *mine)
+{
+    issue_batch b;
+    shop_resp out;
+
+    b.items = apr_palloc(q->r->pool, sizeof(*b.items) * (apr_size_t)q->sc->issue_batch);
+    b.n = shop_batch_take(batch, mine, b.items);
+    shop_run_quiet(q, batch_work, &b, &out);
+    shop_batch_done(batch, b.items, b.n);
+}
+
+static int answer_part(shop_req *q, coupon_ctx *c, issue_part *part)
+{
+    shop_resp out;
+    shop_dbrc rc = SHOP_DB_FAIL;
+    int alone = part->outcome == NULL || strcmp(part->outcome, "UNDECIDED") == 0;
+
+    memset(&out, 0, sizeof(out));
+    if (!alone) {
+        rc = shop_resp_outcome_text(q, part->outcome, part->detail, 0, 201, &out);
+    }
+    free(part->outcome);
+    free(part->detail);
+    return alone ? shop_run(q, issue_work, c) : shop_send_result(q, rc, &out);
+}
+
+static int issue_in_batch(shop_req *q, coupon_ctx *c, shop_batch *batch)
+{
+    issue_part part = { q->user_id, c->coupon_id, NULL, NULL };
+    shop_batch_item it;
+
+    memset(&it, 0, sizeof(it));
+    it.data = &part;
+    switch (shop_batch_join(batch, &it, q->sc->busy_wait, q->r->pool)) {
+    case SHOP_BATCH_LEAD:
+        lead_batch(q, batch, &it);
+        break;
+    case SHOP_BATCH_TIMEOUT:
+        return shop_send_result(q, SHOP_DB_FULL, NULL);
+    case SHOP_BATCH_DONE:
+        break;
+    }
+    return answer_part(q, c, &part);
+}
+
+void shop_coupons_child_init(apr_pool_t *pchild)
+{
+    apr_array_header_t *sites = shop_sites();
+    int i;
+
+    for (i = 0; sites && i < sites->nelts; i++) {
+        shop_site *site = APR_ARRAY_IDX(sites, i, shop_site *);
+        const shop_srv_cfg *sc = ap_get_module_config(site->s->module_config, &shop_module);
+
+        if (sc->issue_batch > 1
+            && shop_batch_create(&site->issues, sc->issue_batch, pchild) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, site->s,
+                         SHOPLOGNO(00047) "cannot create the coupon issue batcher");
+            site->issues = NULL;        /* issues go one by one */
+        }
+    }
+}
+
 int shop_coupons_issue(shop_req *q)
 {
     coupon_ctx c;
@@ -96,6 +236,9 @@ int shop_coupons_issue(shop_req *q)
     /* A keyed retry must replay its first answer, so it takes the full path. */
     if (q->idem_key == NULL && shop_soldout_is(q->sc->site, c.coupon_id)) {
         return shop_run(q, sold_out_work, &c);
+    }
+    if (q->idem_key == NULL && q->sc->site && q->sc->site->issues) {
+        return issue_in_batch(q, &c, q->sc->site->issues);
     }
     return shop_run(q, issue_work, &c);
 }

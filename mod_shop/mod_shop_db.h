@@ -20,7 +20,9 @@ typedef enum {
     SHOP_DB_BUSY,       /* a lock or statement timeout: rolled back, 503 BUSY */
     SHOP_DB_SCHEMA,     /* the schema lacks the module's migrations, or a
                          * table or function: 503 SCHEMA_MISMATCH */
-    SHOP_DB_FAIL        /* any other error: see shop_db_sqlstate */
+    SHOP_DB_FAIL,       /* any other error: see shop_db_sqlstate */
+    SHOP_DB_FULL        /* no turn: the write gate refused (mod_shop_gate.c),
+                         * 503 BUSY */
 } shop_dbrc;
 
 /* A borrowed pooled connection, given back with the request pool. */

@@ -86,6 +86,10 @@
     SHOP_VALUE(ShopBusyWait, busy_wait, DURATION, 0, 60 * SHOP_SEC, SHOP_SEC, \
         "how long a write waits for its turn before it is answered 503 BUSY," \
         " default 1s") \
+    SHOP_VALUE(ShopIssueBatch, issue_batch, INT, 1, 256, 16, \
+        "first-come coupon issues one transaction claims at once in a child: the" \
+        " requests that arrived while the previous batch ran; 1: each issue alone," \
+        " default 16") \
     SHOP_VALUE(ShopCatalogHTTPMaxAge, catalog_http_max_age, DURATION, 0, SHOP_DAY, 0, \
         "how long a cache may serve a product, a product page or a campaign without" \
         " asking (Cache-Control max-age, whole seconds); 0 (the default): always" \

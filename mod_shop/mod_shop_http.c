@@ -396,8 +396,17 @@ void shop_resp_text(shop_req *q, shop_resp *out, int status, const char *text)
 shop_dbrc shop_resp_outcome(shop_req *q, PGresult *res, int ok_status,
                             shop_resp *out)
 {
-    const char *outcome = PQgetvalue(res, 0, 0);
-    const char *detail = PQgetvalue(res, 0, 1);
+    /* The statement says whether its refusal keeps what it wrote (a FAILED
+     * order is recorded): the third column, commits. */
+    int commits = PQnfields(res) > 2 && strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+
+    return shop_resp_outcome_text(q, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+                                  commits, ok_status, out);
+}
+
+shop_dbrc shop_resp_outcome_text(shop_req *q, const char *outcome, const char *detail,
+                                 int commits, int ok_status, shop_resp *out)
+{
     shop_err e = shop_err_from_code(outcome);
     json_t *extra;
 
@@ -411,9 +420,7 @@ shop_dbrc shop_resp_outcome(shop_req *q, PGresult *res, int ok_status,
         return SHOP_DB_FAIL;    /* a bug: never stored as an answer */
     }
     shop_resp_err(out, q->r, e, NULL);
-    /* The statement says whether its refusal keeps what it wrote (a FAILED
-     * order is recorded): the third column, commits. */
-    out->commit = PQnfields(res) > 2 && strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    out->commit = commits;
     if (*detail && (extra = json_loads(detail, 0, NULL)) != NULL) {
         json_t *why = json_object_get(extra, "detail");
         json_object_update_missing(out->doc, extra);

@@ -75,6 +75,10 @@ void shop_resp_page(shop_req *q, struct pg_result *res, int limit, shop_resp *ou
 void shop_resp_text(shop_req *q, shop_resp *out, int status, const char *text);
 shop_dbrc shop_resp_outcome(shop_req *q, struct pg_result *res, int ok_status,
                             shop_resp *out);
+/* The same from its text: outcome, detail ("" for none), and whether a
+ * refusal commits what it wrote. */
+shop_dbrc shop_resp_outcome_text(shop_req *q, const char *outcome, const char *detail,
+                                 int commits, int ok_status, shop_resp *out);
 void shop_resp_ok(shop_resp *out, int status, json_t *doc);
 void shop_resp_err(shop_resp *out, request_rec *r, shop_err e, const char *detail);
 const char *shop_request_id(request_rec *r);

@@ -50,6 +50,7 @@ int shop_orders_cancel(shop_req *q);
 int shop_coupons_get(shop_req *q);
 int shop_coupons_issue(shop_req *q);
 int shop_coupons_list(shop_req *q);
+void shop_coupons_child_init(apr_pool_t *pchild);
 int shop_products_popular(shop_req *q);         /* mod_shop_popular.c */
 int shop_health_live(shop_req *q);              /* mod_shop_status.c */
 int shop_health_ready(shop_req *q);

@@ -139,6 +139,11 @@ static const shop_sql_def sql_defs[SQL__COUNT] = {
     [SQL_COUPON_ISSUE] = {"shop_coupon_issue",
         "SELECT outcome, detail, commits FROM shop_issue_coupon($1::bigint, $2::bigint)", 2},
 
+    /* A batch of issues (mod_shop_coupons.c): one row (i, outcome, detail)
+     * per pair i of the two arrays. */
+    [SQL_COUPON_ISSUE_BATCH] = {"shop_coupon_issue_batch",
+        "SELECT i, outcome, detail FROM shop_issue_coupons($1::bigint[], $2::bigint[])", 2},
+
     [SQL_USER_COUPONS] = {"shop_user_coupons",
         "SELECT x.id, x.j FROM users u LEFT JOIN LATERAL"
         "       (SELECT uc.id, shop_user_coupon_json(uc, c) AS j"

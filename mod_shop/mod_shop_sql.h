@@ -28,6 +28,7 @@ typedef enum {
     SQL_ORDER_COUPONS,
     SQL_COUPON_GET,
     SQL_COUPON_ISSUE,
+    SQL_COUPON_ISSUE_BATCH,
     SQL_COUPON_PLAINLY_SOLD_OUT,
     /* the jobs' statements */
     SQL_JOB_POPULAR,

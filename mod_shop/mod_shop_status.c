@@ -20,6 +20,7 @@
 #include "mod_shop_cache.h"
 #include "mod_shop_db.h"
 #include "mod_shop_gate.h"
+#include "shop_batch.h"
 #include "mod_shop_jobs.h"
 #include "mod_shop_popular.h"
 #include "mod_shop_routes.h"
@@ -126,10 +127,25 @@ static json_t *writes_doc(shop_site *site)
                      "entered", (json_int_t)st.entered, "refused_busy", (json_int_t)st.refused);
 }
 
+/* This child's coupon issue batches (ShopIssueBatch); max 1: off. */
+static json_t *issue_batches_doc(shop_site *site)
+{
+    shop_batch_stats st;
+
+    memset(&st, 0, sizeof(st));
+    st.max = 1;
+    if (site && site->issues) {
+        shop_batch_stats_get(site->issues, &st);
+    }
+    return json_pack("{s:i, s:I, s:I, s:I}", "max", st.max,
+                     "batches", (json_int_t)st.batches, "issues", (json_int_t)st.items,
+                     "timeouts_busy", (json_int_t)st.timeouts);
+}
+
 /* outbox: the backlog, or null while the database cannot tell. */
 static json_t *status_doc(shop_req *q, json_t *outbox)
 {
-    return json_pack("{s:s, s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:i}",
+    return json_pack("{s:s, s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:i}",
                      "shop", q->sc->site ? q->sc->site->name : "",
                      "schema", shop_schema_word(shop_schema_now(q->sc->site)),
                      "popular", popular_doc(q->r->pool, q->sc->site),
@@ -138,6 +154,7 @@ static json_t *status_doc(shop_req *q, json_t *outbox)
                      "database", database_doc(q->sc->site),
                      "db_pool", pool_doc(),
                      "writes", writes_doc(q->sc->site),
+                     "issue_batches", issue_batches_doc(q->sc->site),
                      "caches", shop_cache_status_doc(q->sc->site),
                      "jobs_pid", (int)shop_jobs_pid());
 }

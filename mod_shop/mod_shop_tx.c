@@ -181,23 +181,20 @@ static shop_dbrc run_once(shop_req *q, int tx, shop_work_fn work, void *ctx,
     return tx ? shop_db_commit(q->db) : SHOP_DB_OK;
 }
 
-int shop_run(shop_req *q, shop_work_fn work, void *ctx)
+shop_dbrc shop_run_quiet(shop_req *q, shop_work_fn work, void *ctx, shop_resp *out)
 {
     int tx = q->idem_key != NULL;
-    shop_resp out;
     shop_dbrc rc;
     int attempt;
 
+    memset(out, 0, sizeof(*out));
     if (!shop_write_enter(q->r)) {
-        return shop_send_problem(q->r, SHOP_E_BUSY,
-                                 "too many writes at once; retry shortly");
+        return SHOP_DB_FULL;
     }
     rc = shop_db_open(q->r, &q->db);
-    memset(&out, 0, sizeof(out));
-
     for (attempt = 0; rc == SHOP_DB_OK; attempt++) {
-        memset(&out, 0, sizeof(out));
-        rc = run_once(q, tx, work, ctx, &out);
+        memset(out, 0, sizeof(*out));
+        rc = run_once(q, tx, work, ctx, out);
         if (rc != SHOP_DB_RETRY || attempt >= q->sc->db_retries) {
             break;
         }
@@ -209,13 +206,20 @@ int shop_run(shop_req *q, shop_work_fn work, void *ctx)
     shop_db_close(q->db);       /* free the connection before a slow client */
     shop_write_leave(q->r);
     shop_cache_forget_noted(q); /* after the commit, before the answer */
+    return rc;
+}
 
+int shop_send_result(shop_req *q, shop_dbrc rc, const shop_resp *out)
+{
     switch (rc) {
     case SHOP_DB_OK:
-        if (out.text) {
-            return shop_send_json(q->r, out.status, out.text);
+        if (out->text) {
+            return shop_send_json(q->r, out->status, out->text);
         }
-        return shop_send_resp(q, &out);
+        return shop_send_resp(q, out);
+    case SHOP_DB_FULL:
+        return shop_send_problem(q->r, SHOP_E_BUSY,
+                                 "too many writes at once; retry shortly");
     case SHOP_DB_DOWN:
     case SHOP_DB_RETRY:
         return shop_send_problem(q->r, SHOP_E_SERVICE_UNAVAILABLE,
@@ -237,6 +241,14 @@ int shop_run(shop_req *q, shop_work_fn work, void *ctx)
                       shop_db_sqlstate(q->db), q->route_key);
         return shop_send_problem(q->r, SHOP_E_INTERNAL, NULL);
     }
+}
+
+int shop_run(shop_req *q, shop_work_fn work, void *ctx)
+{
+    shop_resp out;
+    shop_dbrc rc = shop_run_quiet(q, work, ctx, &out);
+
+    return shop_send_result(q, rc, &out);
 }
 
 /*

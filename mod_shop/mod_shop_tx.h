@@ -21,6 +21,11 @@ typedef shop_dbrc (*shop_work_fn)(shop_req *q, void *ctx, shop_resp *out);
  * Idempotency-Key (the key is claimed and stored with the work). */
 int shop_run(shop_req *q, shop_work_fn work, void *ctx);
 
+/* shop_run in two halves: the work (through the write gate, on a pooled
+ * connection, retried), and its answer sent. */
+shop_dbrc shop_run_quiet(shop_req *q, shop_work_fn work, void *ctx, shop_resp *out);
+int shop_send_result(shop_req *q, shop_dbrc rc, const shop_resp *out);
+
 /* ShopUserAuth remote-user: DECLINED when r->user may act for {userId},
  * else the answer sent (403, or 503 without a database). */
 int shop_authorize(shop_req *q);

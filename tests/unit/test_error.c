@@ -89,7 +89,9 @@ static void test_sql_outcomes_map_both_ways(void **state)
     assert_true(n > 10);
     for (i = 0; i < n; i++) {
         shop_err err = shop_err_from_code(found[i]);
-        if (strcmp(found[i], "OK") == 0) {
+        /* UNDECIDED: a batch of coupon issues passing a request on to
+         * the single issue (shop_issue_coupons.sql); never an answer. */
+        if (strcmp(found[i], "OK") == 0 || strcmp(found[i], "UNDECIDED") == 0) {
             continue;
         }
         if (err == SHOP_E_INTERNAL || strcmp(shop_err_get(err)->code, found[i]) != 0) {
