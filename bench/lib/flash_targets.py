@@ -12,6 +12,8 @@ its targets, each a ratio or a limit within the same bench run:
                              rate at the highest regular concurrency
   coupon_drop_exact          the drop issued its quantity, one per user
   coupon_drop_vs_hot_row     issues/s >= 4 x pgbench on one hot row
+  probe_p99_during_drop      the same reads during the drop: p99 < 50 ms,
+                             no error
   order_pay_p99_vs_p50       order+payment p99 <= 4 x its p50, 64 connections
   invariants                 after each run: stock + units held = initial
                              stock, nothing below zero, ledger = balances
@@ -25,7 +27,7 @@ from render import fmt_ms, fmt_rate, thousands
 from targets import rate_of, run_problems
 
 FLASH_RUNS = ("flash_spread", "flash_one", "flash_overload", "flash_probe", "flash_probe_spread",
-              "flash_coupon_drop")
+              "flash_coupon_drop", "flash_probe_drop")
 
 FLASH_TARGETS = {
     "one_product_vs_spread": "orders/s with every order on one product >= 0.8 x orders/s "
@@ -33,6 +35,7 @@ FLASH_TARGETS = {
     "one_product_p99_vs_spread": "one-product p99 <= 2 x the spread run's p99",
     "probe_p99_during_sale": "during the one-product run at the highest concurrency, reads of "
                              "other products and other users' balances: p99 < 50 ms, no error",
+    "probe_p99_during_drop": "during the coupon drop, the same reads: p99 < 50 ms, no error",
     "overload_no_timeouts": "no socket timeout with the overload's connections on one product",
     "overload_statuses": "overload: every answer 201, 409 or 503 with Retry-After",
     "overload_vs_one_product": "overload: accepted orders/s >= 0.8 x the one-product rate at "
@@ -99,15 +102,16 @@ def one_product_vs_spread(results, conns):
     return T
 
 
-def probe_p99_during_sale(results, c):
-    probe = next(iter(results.get("flash_probe", {}).values()), None)
+def probe_p99(results, c, tid, run):
+    """The probe's reads beside a run (tid: its target, run: its record)."""
+    probe = next(iter(results.get(run, {}).values()), None)
     if probe is None:
-        return [skipped("probe_p99_during_sale", c, "< 50 ms, 0 errors", "flash_probe")]
+        return [skipped(tid, c, "< 50 ms, 0 errors", run)]
     errors = sum(v for k, v in probe["status"].items() if k != "200") + probe["socket_errors"]
     # Timed by the probe's script, p99 is a bucket's upper edge (49 is one:
     # under it means under 50 ms).
     ok = probe["p99_ms"] < 50.0 and errors == 0
-    return [row("probe_p99_during_sale", c, probe["p99_ms"], None, None, "< 50 ms, 0 errors", ok,
+    return [row(tid, c, probe["p99_ms"], None, None, "< 50 ms, 0 errors", ok,
                 "p99 %s ms over %s reads (%s/s), %d errors (statuses %s, socket errors %d)" % (
                     fmt_ms(probe["p99_ms"]), thousands(probe["requests"]), fmt_rate(probe["rps"]),
                     errors, probe["status"], probe["socket_errors"]), "ms")]
@@ -224,12 +228,14 @@ def flash_sale(runs, routes, ceilings, problems):
     drop = run_of(results, "flash_coupon_drop", hi)
     drop_check = next((r for r in checks if r.get("coupon_id") is not None), None)
     hot = ceilings.get("pg_flash_hot", {}).get("runs", {}).get("64")
-    T = one_product_vs_spread(results, conns) + probe_p99_during_sale(results, hi)
+    T = one_product_vs_spread(results, conns)
+    T += probe_p99(results, hi, "probe_p99_during_sale", "flash_probe")
     T += overload_targets(results, setup["overload_conns"], hi)
     exact = coupon_drop_exact(drop, drop_check, hi)
     if exact[0]["pass"] is False:
         problems.append("flash sale coupon drop not exact: " + exact[0]["detail"])
     T += exact + coupon_drop_vs_hot_row(drop, hot, hi)
+    T += probe_p99(results, hi, "probe_p99_during_drop", "flash_probe_drop")
     T += order_pay_p99_vs_p50(routes, ceilings) + invariant_rows(checks, problems)
     return {"setup": without_kind(setup), "runs": results,
             "invariants": [without_kind(r) for r in checks], "targets": T}

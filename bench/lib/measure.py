@@ -25,7 +25,7 @@ EXPECTED = {
     # flash_order.lua); 409 OUT_OF_STOCK only when overloaded (the stock
     # is 10^9: a 409 elsewhere is a bug), SOLD_OUT in the coupon drop
     "flash_spread": {201, 503}, "flash_one": {201, 503}, "flash_overload": {201, 409, 503},
-    "flash_probe": {200}, "flash_probe_spread": {200}, "flash_coupon_drop": {201, 409, 503},
+    "flash_probe": {200}, "flash_probe_spread": {200}, "flash_probe_drop": {200}, "flash_coupon_drop": {201, 409, 503},
 }
 ORDER_PAY_RUNS = ("order_pay", "order_pay_relay", "nocache_order_pay")
 FLASH_ORDER_RUNS = ("flash_spread", "flash_one", "flash_overload")
