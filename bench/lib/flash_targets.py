@@ -27,7 +27,7 @@ from render import fmt_ms, fmt_rate, thousands
 from targets import rate_of, run_problems
 
 FLASH_RUNS = ("flash_spread", "flash_one", "flash_overload", "flash_probe", "flash_probe_spread",
-              "flash_coupon_drop", "flash_probe_drop")
+              "flash_coupon_drop", "flash_coupon_drop_probed", "flash_probe_drop")
 
 FLASH_TARGETS = {
     "one_product_vs_spread": "orders/s with every order on one product >= 0.8 x orders/s "

@@ -25,11 +25,15 @@ EXPECTED = {
     # flash_order.lua); 409 OUT_OF_STOCK only when overloaded (the stock
     # is 10^9: a 409 elsewhere is a bug), SOLD_OUT in the coupon drop
     "flash_spread": {201, 503}, "flash_one": {201, 503}, "flash_overload": {201, 409, 503},
-    "flash_probe": {200}, "flash_probe_spread": {200}, "flash_probe_drop": {200}, "flash_coupon_drop": {201, 409, 503},
+    "flash_probe": {200}, "flash_probe_spread": {200}, "flash_probe_drop": {200},
+    "flash_coupon_drop": {201, 409, 503}, "flash_coupon_drop_probed": {201, 409, 503},
 }
 ORDER_PAY_RUNS = ("order_pay", "order_pay_relay", "nocache_order_pay")
 FLASH_ORDER_RUNS = ("flash_spread", "flash_one", "flash_overload")
 OVERLOAD_RUNS = ("flash_overload",)     # socket errors there are a target, not an error
+# The coupon drop, measured alone and again with the probe beside it.
+DROP_RUNS = ("flash_coupon_drop", "flash_coupon_drop_probed")
+RACE_RUNS = ("coupon_issue",) + DROP_RUNS
 
 
 def read_raw(path):
@@ -93,7 +97,7 @@ def wrk_numbers(rec):
     out = wrk_basics(res, dur, st)
     if "lat_n" in res.get("extra", {}):
         timed_latencies(out, res["extra"])
-    if name in FLASH_ORDER_RUNS or name == "flash_coupon_drop":
+    if name in FLASH_ORDER_RUNS or name in DROP_RUNS:
         shed_load(out, st, res.get("extra", {}))
     out["unexpected"] = unexpected_statuses(name, st, res.get("extra", {}))
     out.update(socket_errors(rec, out["http_5xx"]))
@@ -105,13 +109,13 @@ def wrk_numbers(rec):
         order_pay_numbers(rec, out, st, dur)
     if name in FLASH_ORDER_RUNS:
         flash_order_numbers(out, st, dur, res.get("extra", {}))
-    if name in ("coupon_issue", "flash_coupon_drop"):
+    if name in RACE_RUNS:
         coupon_issue_numbers(out, st, res.get("extra", {}))
     if name == "coupon_soldout":
         out["sold_out_409"] = res.get("extra", {}).get("sold_out", 0)
     # per op: a create+pay pair for order_pay, a request otherwise
     # (not for the race: its run includes the drain and bench/run's polling)
-    out["cpu"] = None if name in ("coupon_issue", "flash_coupon_drop") else cpu_numbers(
+    out["cpu"] = None if name in RACE_RUNS else cpu_numbers(
         rec, out.get("ops") if name in ORDER_PAY_RUNS else res["requests"])
     return out
 
@@ -158,7 +162,7 @@ def wrk_basics(res, dur, st):
 def unexpected_statuses(name, st, ex):
     expected = EXPECTED.get(name, {200})
     unexpected = sum(v for k, v in st.items() if k not in expected)
-    if name in ("coupon_issue", "flash_coupon_drop"):
+    if name in RACE_RUNS:
         # a 409 must be SOLD_OUT (each request is a new user)
         unexpected += st.get(409, 0) - ex.get("sold_out", 0)
     # a 503 without Retry-After (flash_order.lua) is an error

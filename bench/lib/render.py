@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from measure import FLASH_ORDER_RUNS, ORDER_PAY_RUNS, pg_numbers, wrk_numbers
+from measure import FLASH_ORDER_RUNS, ORDER_PAY_RUNS, RACE_RUNS, pg_numbers, wrk_numbers
 
 
 def fmt_rate(x):
@@ -86,7 +86,7 @@ def run_errors_text(n):
 def wrk_line(rec):
     n = wrk_numbers(rec)
     extra = ""
-    if rec["name"] in ("coupon_issue", "flash_coupon_drop"):
+    if rec["name"] in RACE_RUNS:
         extra = " issue phase %.2fs, %d x 201, %d x SOLD_OUT" % (
             n["issue_phase_s"] or 0, n["issued_201"], n["sold_out_409"])
     if rec["name"] in ORDER_PAY_RUNS:
