@@ -15,18 +15,19 @@
  * all of a batch that failed, then issue alone, through shop_issue_coupon,
  * which gives every answer of the contract.  A request with an
  * Idempotency-Key always issues alone (its key is stored in its own
- * transaction).
+ * transaction), and so do all with ShopBusyWait 0.  The batcher is the
+ * shop's, sized by its first server's ShopIssueBatch.
  */
 #include <stdlib.h>
 
 #include <libpq-fe.h>
 
 #include "mod_shop.h"
-#include "shop_batch.h"
 #include "mod_shop_cache.h"
 #include "mod_shop_routes.h"
 #include "mod_shop_shm.h"
 #include "mod_shop_tx.h"
+#include "shop_batch.h"
 #include "shop_validate.h"
 
 typedef struct {
@@ -162,7 +163,7 @@ static void lead_batch(shop_req *q, shop_batch *batch, shop_batch_item *mine)
     issue_batch b;
     shop_resp out;
 
-    b.items = apr_palloc(q->r->pool, sizeof(*b.items) * (apr_size_t)q->sc->issue_batch);
+    b.items = apr_palloc(q->r->pool, sizeof(*b.items) * (apr_size_t)shop_batch_max(batch));
     b.n = shop_batch_take(batch, mine, b.items);
     shop_run_quiet(q, batch_work, &b, &out);
     shop_batch_done(batch, b.items, b.n);
@@ -237,7 +238,9 @@ int shop_coupons_issue(shop_req *q)
     if (q->idem_key == NULL && shop_soldout_is(q->sc->site, c.coupon_id)) {
         return shop_run(q, sold_out_work, &c);
     }
-    if (q->idem_key == NULL && q->sc->site && q->sc->site->issues) {
+    /* ShopBusyWait 0 refuses a write only when the gate is full; a queue
+     * for a batch could not be waited in at all. */
+    if (q->idem_key == NULL && q->sc->busy_wait > 0 && q->sc->site && q->sc->site->issues) {
         return issue_in_batch(q, &c, q->sc->site->issues);
     }
     return shop_run(q, issue_work, &c);

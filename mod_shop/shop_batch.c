@@ -153,6 +153,11 @@ void shop_batch_done(shop_batch *b, shop_batch_item **items, int n)
     apr_thread_mutex_unlock(b->mu);
 }
 
+int shop_batch_max(const shop_batch *b)
+{
+    return b->st.max;       /* set once, at create */
+}
+
 void shop_batch_stats_get(shop_batch *b, shop_batch_stats *out)
 {
     apr_thread_mutex_lock(b->mu);

@@ -65,4 +65,7 @@ void shop_batch_done(shop_batch *b, shop_batch_item **items, int n);
 
 void shop_batch_stats_get(shop_batch *b, shop_batch_stats *out);
 
+/* The most items a batch takes (what shop_batch_take's items[] must hold). */
+int shop_batch_max(const shop_batch *b);
+
 #endif

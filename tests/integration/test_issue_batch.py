@@ -49,13 +49,16 @@ def test_parallel_issues_share_transactions_and_stay_exact(stack):
     assert transactions(stack, cid) < 300
 
 
-@pytest.fixture(scope="module")
-def unbatched(stack):
-    with stack.httpd("ShopIssueBatch 1\n", "unbatched") as inst:
+@pytest.fixture(scope="module", params=["ShopIssueBatch 1", "ShopBusyWait 0"])
+def unbatched(stack, request):
+    """ShopIssueBatch 1 turns batching off; with ShopBusyWait 0 a queue for a
+    batch could not be waited in, so every issue goes alone too."""
+    name = request.param.split()[0].lower()
+    with stack.httpd(request.param + "\n", name) as inst:
         yield inst
 
 
-def test_with_ShopIssueBatch_1_every_issue_is_its_own_transaction(stack, unbatched):
+def test_unbatched_every_issue_is_its_own_transaction(stack, unbatched):
     users = bulk_users(stack, 120, "alone")
     cid = new_campaign(stack, total_quantity=100)["id"]
 

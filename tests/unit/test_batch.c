@@ -128,6 +128,7 @@ static void test_a_lone_caller_leads_at_once_every_time(void **state)
     int i;
 
     assert_int_equal(shop_batch_create(&b, 4, p), APR_SUCCESS);
+    assert_int_equal(shop_batch_max(b), 4);
     for (i = 0; i < 3; i++) {
         memset(&it, 0, sizeof(it));
         assert_int_equal(shop_batch_join(b, &it, MS(1), p), SHOP_BATCH_LEAD);
