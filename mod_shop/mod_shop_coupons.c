@@ -12,8 +12,9 @@
  * one statement (shop_issue_coupons), holding one place of the write gate
  * and one pooled connection.  The batch answers what it can answer
  * exactly (OK, ALREADY_ISSUED, USER_NOT_FOUND); any other request, and
- * all of a batch that failed, then issue alone, through shop_issue_coupon,
- * which gives every answer of the contract.  A request with an
+ * all of a batch whose statement failed, then issue alone, through
+ * shop_issue_coupon, which gives every answer of the contract.  A batch
+ * refused as a whole (BUSY, the database down) is every part's answer.  A request with an
  * Idempotency-Key always issues alone (its key is stored in its own
  * transaction), and so do all with ShopBusyWait 0.  The batcher is the
  * shop's, sized by its first server's ShopIssueBatch.
@@ -101,7 +102,8 @@ static shop_dbrc sold_out_work(shop_req *q, void *ctx, shop_resp *out)
 typedef struct {
     apr_int64_t user_id;
     apr_int64_t coupon_id;
-    char *outcome;          /* NULL: the batch failed */
+    shop_dbrc rc;           /* the batch's */
+    char *outcome;          /* NULL: no row for this part */
     char *detail;
 } issue_part;
 
@@ -125,13 +127,6 @@ static const char *id_array(apr_pool_t *p, const issue_batch *b, int coupons)
     return text;
 }
 
-static char *own_copy(const char *text)
-{
-    char *copy = strdup(text);
-
-    return copy ? copy : strdup("");    /* NULL only for the outcome: failed */
-}
-
 static shop_dbrc batch_work(shop_req *q, void *ctx, shop_resp *out)
 {
     issue_batch *b = ctx;
@@ -149,34 +144,52 @@ static shop_dbrc batch_work(shop_req *q, void *ctx, shop_resp *out)
 
         if (part && part->outcome == NULL) {
             part->outcome = strdup(PQgetvalue(res, row, 1));
-            part->detail = own_copy(PQgetvalue(res, row, 2));
+            part->detail = strdup(PQgetvalue(res, row, 2));
+            if (part->outcome == NULL || part->detail == NULL) {
+                free(part->outcome);        /* out of memory: it issues alone */
+                free(part->detail);
+                part->outcome = part->detail = NULL;
+            }
         }
     }
     out->commit = 1;
     return SHOP_DB_OK;
 }
 
-/* The leader: the batch's statement, then every part answered (a failed
- * batch leaves the outcomes NULL), then the lead handed on. */
+/* The leader: the batch's statement, then every part answered, then the
+ * lead handed on. */
 static void lead_batch(shop_req *q, shop_batch *batch, shop_batch_item *mine)
 {
     issue_batch b;
     shop_resp out;
+    shop_dbrc rc;
+    int i;
 
     b.items = apr_palloc(q->r->pool, sizeof(*b.items) * (apr_size_t)shop_batch_max(batch));
     b.n = shop_batch_take(batch, mine, b.items);
-    shop_run_quiet(q, batch_work, &b, &out);
+    rc = shop_run_quiet(q, batch_work, &b, &out);
+    for (i = 0; i < b.n; i++) {
+        ((issue_part *)b.items[i]->data)->rc = rc;
+    }
     shop_batch_done(batch, b.items, b.n);
 }
 
+/*
+ * The batch's answer for this part.  A part left UNDECIDED, and every part
+ * of a batch that failed on an error of its own statement, issue alone.
+ * A refusal every part shares (no turn at the write gate, the database
+ * down or busy, the schema behind) is their answer as it is: they have
+ * waited for it once, and the single issue would meet it again.
+ */
 static int answer_part(shop_req *q, coupon_ctx *c, issue_part *part)
 {
     shop_resp out;
-    shop_dbrc rc = SHOP_DB_FAIL;
-    int alone = part->outcome == NULL || strcmp(part->outcome, "UNDECIDED") == 0;
+    shop_dbrc rc = part->rc;
+    int alone = rc == SHOP_DB_FAIL || (rc == SHOP_DB_OK && (part->outcome == NULL
+                                       || strcmp(part->outcome, "UNDECIDED") == 0));
 
     memset(&out, 0, sizeof(out));
-    if (!alone) {
+    if (rc == SHOP_DB_OK && !alone) {
         rc = shop_resp_outcome_text(q, part->outcome, part->detail, 0, 201, &out);
     }
     free(part->outcome);
@@ -186,7 +199,7 @@ static int answer_part(shop_req *q, coupon_ctx *c, issue_part *part)
 
 static int issue_in_batch(shop_req *q, coupon_ctx *c, shop_batch *batch)
 {
-    issue_part part = { q->user_id, c->coupon_id, NULL, NULL };
+    issue_part part = { q->user_id, c->coupon_id, SHOP_DB_FAIL, NULL, NULL };
     shop_batch_item it;
 
     memset(&it, 0, sizeof(it));

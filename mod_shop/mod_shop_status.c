@@ -20,7 +20,6 @@
 #include "mod_shop_cache.h"
 #include "mod_shop_db.h"
 #include "mod_shop_gate.h"
-#include "shop_batch.h"
 #include "mod_shop_jobs.h"
 #include "mod_shop_popular.h"
 #include "mod_shop_routes.h"
@@ -28,6 +27,7 @@
 #include "mod_shop_shm.h"
 #include "mod_shop_status.h"
 #include "mod_shop_tx.h"
+#include "shop_batch.h"
 
 /* ---- health ----------------------------------------------------------------- */
 

@@ -7,8 +7,9 @@ without the prepared statements), and no child may die on the way.
 import time
 import uuid
 
-from shopclient import (assert_503, assert_problem, cache_hit, charge, child_pids, ledger,
-                        new_product, new_user, parallel, request, until_answered)
+from shopclient import (assert_503, assert_problem, cache_hit, charge, child_pids, issue,
+                        ledger, new_campaign, new_product, new_user, parallel, request, scalar,
+                        until_answered)
 
 CRASH_MARKERS = ("Segmentation fault", "exit signal", "AH00052", "AH00051")
 POOL = 64   # MaxRequestWorkers of conf/performance.conf: every worker may hold a connection
@@ -35,6 +36,7 @@ def use_every_pooled_connection(stack, uid, pid):
 def test_postgresql_restart_under_a_running_server(stack):
     uid = new_user(stack)
     pid = new_product(stack, "outage", 100, 5)
+    cid = new_campaign(stack, total_quantity=100)["id"]
     assert charge(stack, uid, 1000).status == 200
     charged, rows = 1000, 1
     parent = stack.main.pid
@@ -54,7 +56,8 @@ def test_postgresql_restart_under_a_running_server(stack):
                       charge(stack, uid, 500),
                       charge(stack, uid, 300, headers=key),
                       request("GET", f"{stack.base}/users/{uid}/points/history"),
-                      request("POST", f"{stack.base}/admin/users", {"login": f"down{cycle}"})):
+                      request("POST", f"{stack.base}/admin/users", {"login": f"down{cycle}"}),
+                      issue(stack, uid, cid)):
                 assert_503(r)
             # the catalog: from memory while a child holds it (the database
             # away, nothing can change it), else 503
@@ -65,8 +68,10 @@ def test_postgresql_restart_under_a_running_server(stack):
                 else:
                     assert_503(r)
             # many at once, over many connections: each answered, none dropped or hung
+            # (the coupon issues in batches: a batch refused is each part's 503)
             t0 = time.monotonic()
-            rs = parallel(POOL, lambda i: charge(stack, uid, 7) if i % 2 else
+            rs = parallel(POOL, lambda i: charge(stack, uid, 7) if i % 3 == 1 else
+                          issue(stack, uid, cid) if i % 3 == 2 else
                           request("GET", f"{stack.base}/users/{uid}/points"), timeout=30)
             for r in rs:
                 assert_503(r)
@@ -91,8 +96,9 @@ def test_postgresql_restart_under_a_running_server(stack):
             n = use_every_pooled_connection(stack, uid, pid)
             charged, rows = charged + n, rows + n
 
-        # the charges refused while the database was down did not happen
+        # the charges and issues refused while the database was down did not happen
         assert ledger(stack, uid) == (charged, rows, charged)
+        assert scalar(stack, f"SELECT count(*) FROM user_coupons WHERE coupon_id = {cid}") == 0
         assert request("GET", f"{stack.base}/users/{uid}/points").json["balance"] == charged
 
         # nor was the idempotent one stored: its retry does the work, once
